@@ -1,0 +1,19 @@
+/**
+ * faultline's library API. Everything the CLI does is reachable from here with types.
+ * @example import { startProxyServer, createProxy } from 'faultline';
+ */
+export { FaultlineError, type ErrorCode } from './core/errors.ts';
+export { EXIT } from './core/exit.ts';
+export { startProxyServer, type ProxyServer, type ProxyServerOptions, type CreateProxyInput } from './proxy/server.ts';
+export { Proxy, type ProxyOptions, type ProxyJson } from './proxy/proxy.ts';
+export { ProxyRegistry } from './proxy/registry.ts';
+export { TOXICS } from './proxy/toxics/index.ts';
+export type { ToxicDefinition, Stream } from './proxy/toxic.ts';
+export type { ToxicRecord } from './proxy/toxic-collection.ts';
+
+import { Proxy, type ProxyOptions } from './proxy/proxy.ts';
+
+/** Starts one standalone proxy without an HTTP API (`listen` defaults to a free loopback port). */
+export function createProxy(options: Omit<ProxyOptions, 'listen'> & { listen?: string }): Promise<Proxy> {
+  return Proxy.create({ listen: '127.0.0.1:0', ...options });
+}

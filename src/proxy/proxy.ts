@@ -1,0 +1,226 @@
+/**
+ * A Proxy listens on one address, dials its upstream once per accepted client and owns the toxics applied to
+ * every connection it carries. Toxic changes reach live connections at once; each link applies them on its own,
+ * and the proxy waits for them a bounded time only, so an API call can never hang on a wedged connection
+ * (toxiproxy #412/#558). A toxic with `ttl_s` is removed by the proxy itself when the TTL runs out, so a fault
+ * outlives neither its window nor a controller that died.
+ *
+ *   client ─▶ listener ─accept─▶ Connection ─dial─▶ upstream
+ *                                  ├─ Link upstream   (toxics.forStream('upstream'))
+ *                                  └─ Link downstream (toxics.forStream('downstream'))
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { sleep } from '../core/clock.ts';
+import { FaultlineError } from '../core/errors.ts';
+import { formatHostPort, parseHostPort, resolveListen } from './address.ts';
+import { Connection, type ConnectionHost } from './connection.ts';
+import type { DirectionCounters, Link } from './link.ts';
+import type { Stream } from './toxic.ts';
+import { ToxicCollection, toxicJson, type ToxicRecord } from './toxic-collection.ts';
+
+/** How long a toxic change waits for live links to apply it before the API answers anyway. */
+const APPLY_WAIT_MS = 1000;
+
+export interface ProxyOptions {
+  name: string;
+  /** `host:port`; port 0 picks a free port; empty = every interface, random port. */
+  listen: string;
+  /** `host:port` dialled once per client; resolved at dial time. */
+  upstream: string;
+  enabled?: boolean;
+}
+
+export interface ProxyJson {
+  name: string;
+  listen: string;
+  upstream: string;
+  enabled: boolean;
+  Logger: Record<string, never>;
+  toxics: Record<string, unknown>[];
+}
+
+export class Proxy implements ConnectionHost {
+  readonly name: string;
+  listen: string;
+  upstream: string;
+  readonly toxics = new ToxicCollection();
+  readonly connections = new Set<Connection>();
+  readonly counters: Record<Stream, DirectionCounters> = {
+    upstream: { received: 0, sent: 0 },
+    downstream: { received: 0, sent: 0 },
+  };
+  connectionsTotal = 0;
+  #server: Server | null = null;
+  readonly #ttlTimers = new Map<string, NodeJS.Timeout>();
+
+  private constructor(options: ProxyOptions) {
+    this.name = options.name;
+    this.listen = options.listen;
+    this.upstream = options.upstream;
+  }
+
+  /** Creates a proxy and, unless `enabled: false`, starts listening (rejects with LISTEN_FAILED). */
+  static async create(options: ProxyOptions): Promise<Proxy> {
+    parseHostPort(options.upstream, 'upstream');
+    parseHostPort(options.listen, 'listen');
+    const proxy = new Proxy(options);
+    if (options.enabled !== false) await proxy.start();
+    return proxy;
+  }
+
+  get enabled(): boolean {
+    return this.#server !== null;
+  }
+
+  toJSON(): ProxyJson {
+    return {
+      name: this.name,
+      listen: this.listen,
+      upstream: this.upstream,
+      enabled: this.enabled,
+      Logger: {},
+      toxics: this.toxics.list().map(toxicJson),
+    };
+  }
+
+  /** The bound port (0 while disabled). */
+  get port(): number {
+    const address = this.#server?.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  async start(): Promise<void> {
+    if (this.#server !== null) return;
+    const { host, port } = await resolveListen(this.listen);
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => this.#accept(client));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const reason = err.code === 'EADDRINUSE' ? 'bind: address already in use' : err.message;
+        reject(new FaultlineError('LISTEN_FAILED', `listen tcp ${formatHostPort(host, port)}: ${reason}`));
+      });
+      server.listen({ host, port }, () => resolve());
+    });
+    server.on('error', () => {}); // after a successful bind, accept errors (EMFILE) are per client
+    const address = server.address();
+    if (typeof address === 'object' && address !== null) this.listen = formatHostPort(address.address, address.port);
+    this.#server = server;
+  }
+
+  /** Stops listening and drops every live connection; toxics stay. */
+  stop(): void {
+    const server = this.#server;
+    this.#server = null;
+    server?.close();
+    for (const conn of this.connections) conn.destroy();
+  }
+
+  /**
+   * Changes listen, upstream or enabled; fields left out keep their values. A changed address (compared after
+   * resolution, so `localhost:N` equals `127.0.0.1:N`) restarts the proxy and drops its connections. If the new
+   * address cannot be bound the proxy is left disabled and LISTEN_FAILED is thrown.
+   */
+  async update(change: { listen?: string; upstream?: string; enabled?: boolean }): Promise<void> {
+    const listen = change.listen ?? this.listen;
+    const upstream = change.upstream ?? this.upstream;
+    parseHostPort(upstream, 'upstream');
+    const enabled = change.enabled ?? this.enabled;
+    const moved = !(await sameAddress(listen, this.listen)) || upstream !== this.upstream;
+    if (moved) {
+      this.stop();
+      this.listen = listen;
+      this.upstream = upstream;
+    }
+    if (enabled) await this.start();
+    else this.stop();
+  }
+
+  /** Parses, adds and applies a toxic to every live connection in its stream. */
+  async addToxic(body: unknown): Promise<ToxicRecord> {
+    const toxic = this.toxics.parseNew(body);
+    this.toxics.set(toxic);
+    this.#armTtl(toxic);
+    await this.#applyToLinks(toxic.stream, (link) => link.addToxic(toxic));
+    return toxic;
+  }
+
+  async updateToxic(name: string, body: unknown): Promise<ToxicRecord> {
+    const toxic = this.toxics.parseUpdate(name, body);
+    this.toxics.set(toxic);
+    this.#armTtl(toxic);
+    await this.#applyToLinks(toxic.stream, (link) => link.updateToxic(toxic));
+    return toxic;
+  }
+
+  async removeToxic(name: string): Promise<void> {
+    const toxic = this.toxics.delete(name);
+    this.#disarmTtl(name);
+    await this.#applyToLinks(toxic.stream, (link) => link.removeToxic(name));
+  }
+
+  async removeAllToxics(): Promise<void> {
+    await Promise.all(this.toxics.list().map((t) => this.removeToxic(t.name)));
+  }
+
+  /** Stops the proxy for good: listener, connections and TTL timers. */
+  close(): void {
+    for (const timer of this.#ttlTimers.values()) clearTimeout(timer);
+    this.#ttlTimers.clear();
+    this.stop();
+  }
+
+  forget(conn: Connection): void {
+    this.connections.delete(conn);
+  }
+
+  #accept(client: Socket): void {
+    if (this.#server === null) {
+      client.destroy();
+      return;
+    }
+    this.connectionsTotal++;
+    const { host, port } = parseHostPort(this.upstream, 'upstream');
+    const upstream = connect({ host: host || 'localhost', port, allowHalfOpen: true, noDelay: true });
+    const conn = new Connection(this, client, upstream);
+    this.connections.add(conn);
+    upstream.once('connect', () => conn.start(this.toxics.forStream('upstream'), this.toxics.forStream('downstream')));
+  }
+
+  async #applyToLinks(stream: Stream, change: (link: Link) => Promise<void>): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const conn of this.connections) {
+      const link = conn.link(stream);
+      if (link !== undefined) pending.push(change(link));
+    }
+    if (pending.length === 0) return;
+    const timeout = new AbortController();
+    await Promise.race([Promise.all(pending), sleep(APPLY_WAIT_MS, timeout.signal)]);
+    timeout.abort();
+  }
+
+  #armTtl(toxic: ToxicRecord): void {
+    this.#disarmTtl(toxic.name);
+    if (toxic.ttl_s === undefined) return;
+    const timer = setTimeout(() => {
+      this.#ttlTimers.delete(toxic.name);
+      void this.removeToxic(toxic.name).catch(() => {});
+    }, toxic.ttl_s * 1000);
+    timer.unref();
+    this.#ttlTimers.set(toxic.name, timer);
+  }
+
+  #disarmTtl(name: string): void {
+    const timer = this.#ttlTimers.get(name);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#ttlTimers.delete(name);
+  }
+}
+
+async function sameAddress(a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  try {
+    const [x, y] = await Promise.all([resolveListen(a), resolveListen(b)]);
+    return x.host === y.host && x.port === y.port;
+  } catch {
+    return false;
+  }
+}
