@@ -1,0 +1,29 @@
+/** `faultline toxics`: the catalog of toxics the proxy knows, with each attribute's unit, range and default. */
+import type { Command } from 'commander';
+import { describeRange } from '../proxy/toxic.ts';
+import { TOXICS } from '../proxy/toxics/index.ts';
+
+export function registerToxics(program: Command): void {
+  program
+    .command('toxics')
+    .description('List the toxics the proxy supports and their attributes.')
+    .option('--json', 'print the catalog as JSON')
+    .action((opts: { json?: boolean }) => {
+      const catalog = [...TOXICS.values()].map((def) => ({
+        type: def.type,
+        summary: def.summary,
+        attributes: Object.entries(def.attributes).map(([name, spec]) => ({ name, ...spec })),
+      }));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(catalog, null, 2)}\n`);
+        return;
+      }
+      for (const toxic of catalog) {
+        process.stdout.write(`${toxic.type} — ${toxic.summary}\n`);
+        for (const a of toxic.attributes) {
+          process.stdout.write(`    ${a.name.padEnd(15)} ${describeRange(a).padEnd(24)} default ${a.default}  ${a.doc}\n`);
+        }
+      }
+      process.stdout.write('\nEvery toxic also takes stream (upstream|downstream), toxicity [0, 1] and optional ttl_s.\n');
+    });
+}
