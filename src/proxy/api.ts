@@ -49,11 +49,12 @@ export function createApiHandler(registry: ProxyRegistry, metrics: Registry): (r
     }),
     route('/populate', {
       POST: async ({ res, body }) => {
-        const input = await body();
         try {
-          const proxies = await registry.populate(input);
+          const proxies = await registry.populate(await body());
           sendJson(res, 201, { proxies: proxies.map((p) => p.toJSON()) });
         } catch (err) {
+          // Every populate error carries `proxies` (toxiproxy: created so far, or null), bad bodies included.
+          if (isFaultlineError(err)) return sendError(res, err, { proxies: null });
           if (!(err instanceof PopulateError)) throw err;
           const created = err.created.length > 0 ? err.created.map((p) => p.toJSON()) : null;
           sendError(res, err.error, { proxies: created });

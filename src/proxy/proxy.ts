@@ -122,7 +122,9 @@ export class Proxy implements ConnectionHost {
   async update(change: { listen?: string; upstream?: string; enabled?: boolean }): Promise<void> {
     const listen = change.listen ?? this.listen;
     const upstream = change.upstream ?? this.upstream;
+    // Both are checked before anything stops: a malformed address is a 400 that changes nothing.
     parseHostPort(upstream, 'upstream');
+    parseHostPort(listen, 'listen');
     const enabled = change.enabled ?? this.enabled;
     const moved = !(await sameAddress(listen, this.listen)) || upstream !== this.upstream;
     if (moved) {

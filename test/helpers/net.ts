@@ -74,6 +74,8 @@ export function readBytes(socket: Socket, bytes: number, timeoutMs = 5000): Prom
 /** How a socket ended: 'end' (FIN), 'reset' (ECONNRESET) or another error code; with a deadline. */
 export function endOf(socket: Socket, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (socket.readableEnded) return resolve('end');
+    if (socket.destroyed) return resolve(socket.errored ? 'reset' : 'end');
     const timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs);
     socket.resume();
     socket.once('end', () => {

@@ -35,3 +35,34 @@ export async function echoRoundTrip(socket: Socket, payload: string, timeoutMs =
   const reply = (await reading).toString('utf8');
   return { reply, ms: performance.now() - start };
 }
+
+/**
+ * How a socket's read side ended: 'end' (FIN), 'reset' (ECONNRESET) or another error code; resolves at once
+ * if that already happened (unlike ./net.ts `endOf`, which must be armed before the end arrives).
+ * @example assert.equal(await endedBy(socket), 'end');
+ */
+export function endedBy(socket: Socket, timeoutMs = 5000): Promise<string> {
+  const outcome = (): string | undefined => {
+    const err = socket.errored as NodeJS.ErrnoException | null;
+    if (err) return err.code === 'ECONNRESET' ? 'reset' : (err.code ?? err.message);
+    if (socket.readableEnded || socket.destroyed) return 'end';
+    return undefined;
+  };
+  const now = outcome();
+  if (now !== undefined) return Promise.resolve(now);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs);
+    const onEvent = (): void => {
+      // 'error' precedes 'close'; wait a tick so `errored` is set when an error ends the socket.
+      setImmediate(() => finish());
+    };
+    function finish(err?: Error): void {
+      clearTimeout(timer);
+      socket.off('end', onEvent).off('close', onEvent).off('error', onEvent);
+      if (err) reject(err);
+      else resolve(outcome() ?? 'end');
+    }
+    socket.on('end', onEvent).on('close', onEvent).on('error', onEvent);
+    socket.resume();
+  });
+}
