@@ -1,0 +1,109 @@
+/**
+ * The chaos API over a Controller (DESIGN.md's seed contract, kept verbatim where it exists):
+ *
+ *   POST   /chaos/inject {type, target, params, duration_s?, concurrent?} → 201 {id, t_start, …}
+ *   POST   /chaos/revert/{id}                                            → 200 {id, t_stop, mttr_s, verified}
+ *   DELETE /chaos/faults                                                  → 200 {reverted, still_active} (halt)
+ *   GET    /chaos/faults                                                  → 200 {faults}
+ *   GET    /chaos/targets                                                 → 200 {targets}
+ *
+ * Mutations need `Authorization: Bearer <token>` when they come from off the machine or from a browser (an
+ * Origin header), so a web page cannot inject faults through a user's browser. Errors are {error, code, hint?}.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultlineError, isFaultlineError } from '../core/errors.ts';
+import type { Controller, InjectRequest } from './controller.ts';
+import type { FaultRecord } from './journal.ts';
+
+const MAX_BODY = 64 << 10;
+
+export interface ChaosApiOptions {
+  /** Required for mutations from a browser or a non-loopback address. */
+  token: string;
+}
+
+/** Returns a handler that answers /chaos/* requests and returns false for anything else. */
+export function createChaosApi(controller: Controller, options: ChaosApiOptions) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (!path.startsWith('/chaos/')) return false;
+    try {
+      const method = req.method ?? 'GET';
+      if (method !== 'GET') authorize(req, options.token);
+      if (path === '/chaos/inject' && method === 'POST') {
+        const body = (await readJson(req)) as InjectRequest;
+        const record = await controller.inject(body);
+        send(res, 201, { ...publicRecord(record) });
+      } else if (path.startsWith('/chaos/revert/') && method === 'POST') {
+        const record = await controller.revert(decodeURIComponent(path.slice('/chaos/revert/'.length)));
+        send(res, 200, { id: record.id, t_stop: record.t_stop, mttr_s: null, verified: record.verified ?? false });
+      } else if (path === '/chaos/faults' && method === 'DELETE') {
+        const records = await controller.halt();
+        send(res, 200, {
+          reverted: records.filter((r) => r.phase === 'reverted').map(publicRecord),
+          still_active: records.filter((r) => r.phase !== 'reverted').map(publicRecord),
+        });
+      } else if (path === '/chaos/faults' && method === 'GET') {
+        send(res, 200, { faults: controller.list().map(publicRecord) });
+      } else if (path === '/chaos/targets' && method === 'GET') {
+        send(res, 200, { targets: controller.targets().map((t) => ({ name: t.name, proxy: t.proxy?.name ?? null, http: t.http ?? null })) });
+      } else {
+        throw new FaultlineError('ROUTE_NOT_FOUND', `no route ${method} ${path}`);
+      }
+    } catch (err) {
+      const e = isFaultlineError(err) ? err : new FaultlineError('INTERNAL', String((err as Error).message ?? err));
+      send(res, e.status, { error: e.message, code: e.publicCode, ...(e.field ? { field: e.field } : {}), ...(e.hint ? { hint: e.hint } : {}) });
+    }
+    return true;
+  };
+}
+
+/** A fault as the API shows it: everything but the injector's internal handle. */
+export function publicRecord(r: FaultRecord): Omit<FaultRecord, 'handle'> {
+  const { handle: _handle, ...rest } = r;
+  return rest;
+}
+
+function authorize(req: IncomingMessage, token: string): void {
+  const remote = req.socket.remoteAddress ?? '';
+  const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
+  const fromBrowser = req.headers.origin !== undefined || (req.headers['user-agent'] ?? '').startsWith('Mozilla/');
+  if (loopback && !fromBrowser) return;
+  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new FaultlineError('UNAUTHORIZED');
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new FaultlineError('BAD_REQUEST_BODY', `bad request body: larger than ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text.trim()) return reject(new FaultlineError('BAD_REQUEST_BODY', 'bad request body: empty'));
+      try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+          reject(new FaultlineError('BAD_REQUEST_BODY', 'bad request body: must be a JSON object'));
+        } else resolve(parsed);
+      } catch (err) {
+        reject(new FaultlineError('BAD_REQUEST_BODY', `bad request body: ${(err as Error).message}`));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,49 @@
+/**
+ * The injector contract: what one fault type exports. A fault type is a params schema (units in the field names,
+ * validated strictly, every error reported) plus four operations the controller drives:
+ *
+ *   validate ─▶ plan(target, params) = handle ─▶ journal (fsync) ─▶ apply(handle) ─▶ verify ─▶ … ─▶ revert(handle) ─▶ verify
+ *
+ * The handle (plain JSON) names everything apply will create, so it is journaled *before* apply runs and a
+ * restarted controller can revert what a dead one may have applied. apply and revert are idempotent: the
+ * controller may call them again after a crash. A target that vanished counts as reverted.
+ */
+import type { z } from 'zod';
+
+/** Something faults act on: a lab service or a target the user registered. */
+export interface Target {
+  name: string;
+  /** The toxiproxy-compatible proxy in front of it: network faults act there. */
+  proxy?: { api: string; name: string };
+  /** Its HTTP base URL (HTTP-level and dependency faults). */
+  http?: string;
+}
+
+export interface ApplyContext {
+  /** Fault id: injectors name what they create after it, so apply is idempotent and revert finds it. */
+  id: string;
+  /** Seconds the fault may live; injectors pass it to where the fault lives when that place can expire it. */
+  ttl_s: number;
+}
+
+export interface Injector<P = Record<string, unknown>, H = unknown> {
+  readonly type: string;
+  readonly family: string;
+  readonly summary: string;
+  readonly params: z.ZodType<P>;
+  /** Why this injector cannot act on the target (null when it can). */
+  unsupported(target: Target): string | null;
+  /** The mechanism that will carry the fault on this target, as shown to users. */
+  mechanism(target: Target): string;
+  /** What apply will create, computed without side effects (deterministic from target, params and fault id). */
+  plan(target: Target, params: P, ctx: ApplyContext): H;
+  apply(handle: H, params: P, ctx: ApplyContext): Promise<void>;
+  revert(handle: H): Promise<void>;
+  /** Probes the real system: true while the fault is in effect, false once it is gone. */
+  verify(handle: H): Promise<boolean>;
+}
+
+/** Identity helper that keeps an injector's params and handle types tied together. */
+export function defineInjector<P, H>(injector: Injector<P, H>): Injector<P, H> {
+  return injector;
+}
