@@ -39,6 +39,28 @@ export const CATALOG = {
   CONFIG_INVALID: { status: 400, message: 'invalid configuration file' },
   CAPABILITY_MISSING: { status: 500, message: 'this machine lacks a capability the operation needs' },
   INTERNAL: { status: 500, message: 'internal error' },
+  TARGET_UNREACHABLE: { status: 502, message: 'the target (or the proxy in front of it) cannot be reached' },
+  UNKNOWN_TARGET: { status: 400, message: 'unknown target', hint: '`GET /chaos/targets` lists the registered targets' },
+  UNKNOWN_FAULT_TYPE: { status: 400, message: 'unknown fault type', hint: '`faultline doctor` lists the fault types' },
+  FAULT_NOT_FOUND: { status: 404, message: 'fault not found' },
+  TARGET_BUSY: {
+    status: 409,
+    message: 'the target already has an active fault',
+    hint: 'revert it first, or pass "concurrent": true to stack faults on purpose',
+  },
+  UNAUTHORIZED: { status: 401, message: 'a token is required for this request', hint: 'send Authorization: Bearer <token>' },
+  REVERT_FAILED: { status: 500, message: 'the fault could not be reverted; it stays active and will be retried' },
+  LAB_NOT_RUNNING: {
+    status: 503,
+    message: 'the lab is not running',
+    hint: 'start it with `faultline up --detach` (same --state-dir)',
+  },
+  LAB_ALREADY_RUNNING: {
+    status: 409,
+    message: 'a lab is already running on this state dir',
+    hint: '`faultline status` shows it; `faultline down` stops it',
+  },
+  LAB_START_FAILED: { status: 500, message: 'the lab failed to start', hint: 'see the logs under <state-dir>/logs/' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof CATALOG;
