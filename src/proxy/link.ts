@@ -65,6 +65,20 @@ export class Link implements LinkControl {
     }
   };
 
+  /**
+   * The reader for a lent buffer (see reader.ts): with toxics the chain gets its own copy; without, the bytes go
+   * straight to the destination and stay referenced only while that write is pending. Returns whether `view`
+   * is still referenced.
+   */
+  readonly onBorrowed = (view: Buffer): boolean => {
+    if (this.stubs.length > 0) {
+      this.onData(Buffer.from(view));
+      return false;
+    }
+    this.onData(view);
+    return this.dst.writableLength > 0;
+  };
+
   /** The source sent FIN: the end travels down the chain behind the data. */
   readonly onEnd = (): void => {
     this.#head().push({ end: 'eof' });

@@ -14,6 +14,7 @@ import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
 import { formatHostPort, parseHostPort, resolveListen } from './address.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
+import { lendingReader } from './reader.ts';
 import type { DirectionCounters, Link } from './link.ts';
 import type { Stream } from './toxic.ts';
 import { ToxicCollection, toxicJson, type ToxicRecord } from './toxic-collection.ts';
@@ -181,8 +182,9 @@ export class Proxy implements ConnectionHost {
     }
     this.connectionsTotal++;
     const { host, port } = parseHostPort(this.upstream, 'upstream');
-    const upstream = connect({ host: host || 'localhost', port, allowHalfOpen: true, noDelay: true });
-    const conn = new Connection(this, client, upstream);
+    const onread = lendingReader((view) => conn.down?.onBorrowed(view) ?? false);
+    const upstream = connect({ host: host || 'localhost', port, allowHalfOpen: true, noDelay: true, onread });
+    const conn: Connection = new Connection(this, client, upstream);
     this.connections.add(conn);
     upstream.once('connect', () => conn.start(this.toxics.forStream('upstream'), this.toxics.forStream('downstream')));
   }

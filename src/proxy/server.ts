@@ -10,7 +10,7 @@
  *   await server.close();
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FaultlineError, isFaultlineError } from '../core/errors.ts';
 import { formatHostPort } from './address.ts';
 import { createApiHandler } from './api.ts';
@@ -39,12 +39,17 @@ export interface CreateProxyInput {
   enabled?: boolean;
 }
 
+/** An extra set of routes served beside the toxiproxy API; answers false for requests that are not its own. */
+export type MountedHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
 export interface ProxyServer {
   /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8474`. */
   readonly url: string;
   readonly port: number;
   readonly registry: ProxyRegistry;
   createProxy(input: CreateProxyInput): Promise<Proxy>;
+  /** Serves more routes on the same port (the controller mounts /chaos/* here); tried before the proxy API. */
+  mount(handler: MountedHandler): void;
   close(): Promise<void>;
 }
 
@@ -61,7 +66,14 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
     throw new FaultlineError(cause.code, `${cause.message}${where}`, { field: cause.field, hint: cause.hint });
   }
   const metrics = createProxyMetrics(registry, options.processMetrics ?? false);
-  const http = createServer(createApiHandler(registry, metrics));
+  const proxyApi = createApiHandler(registry, metrics);
+  const mounted: MountedHandler[] = [];
+  const http = createServer((req, res) => {
+    void (async () => {
+      for (const handler of mounted) if (await handler(req, res)) return;
+      proxyApi(req, res);
+    })();
+  });
   const host = options.host ?? '127.0.0.1';
   await listen(http, host, options.port ?? 8474).catch((err) => {
     registry.closeAll();
@@ -74,6 +86,7 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
     port,
     registry,
     createProxy: (input) => registry.create({ listen: '127.0.0.1:0', ...input }),
+    mount: (handler) => mounted.push(handler),
     async close() {
       registry.closeAll();
       http.closeAllConnections();
