@@ -17,3 +17,8 @@ import { Proxy, type ProxyOptions } from './proxy/proxy.ts';
 export function createProxy(options: Omit<ProxyOptions, 'listen'> & { listen?: string }): Promise<Proxy> {
   return Proxy.create({ listen: '127.0.0.1:0', ...options });
 }
+export { startLab, runForeground, startDetached, type RunningLab, type UpOptions } from './supervisor/daemon.ts';
+export { stopLab, labStatus, type LabStatus, type DownResult } from './supervisor/control.ts';
+export { labTopology, LAB_SERVICES, DEFAULT_BASE_PORT, type ServiceSpec, type ServiceRow } from './supervisor/topology.ts';
+export { ProcessManager, type ServiceStatus, type ServiceState } from './supervisor/process-manager.ts';
+export { labToken, signToken } from './supervisor/token.ts';

@@ -1,5 +1,9 @@
 /** Every CLI command, one file each; adding a command = one file + one line here. */
 import type { Command } from 'commander';
+import { registerDown } from './down.ts';
+import { registerStatus } from './status.ts';
+import { registerToken } from './token.ts';
+import { registerUp } from './up.ts';
 import { registerDemo } from './demo.ts';
 import { registerProxy } from './proxy.ts';
 import { registerToxics } from './toxics.ts';
@@ -8,4 +12,8 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDemo,
   registerProxy,
   registerToxics,
+  registerUp,
+  registerDown,
+  registerStatus,
+  registerToken,
 ];

@@ -1,0 +1,207 @@
+/**
+ * `orders` (run twice: orders-1, orders-2). The write path inserts on the primary and calls payments; the read
+ * path is cache-aside: Redis, then the replica. Naive by default: no timeouts, no retries, no breaker.
+ *
+ *   POST /orders ─▶ primary: INSERT order + queue row (one statement) ─▶ payments /charge ─▶ primary: settle
+ *                   (payments failed ─▶ 502, the order stays payment_pending and the worker settles it later)
+ *   GET /orders/:id ─▶ redis GET ─hit─▶ 200 (x-lab-source: cache)
+ *                              └miss─▶ replica SELECT ─▶ redis SET PX ttl ─▶ 200 (x-lab-source: replica)
+ */
+import type { IncomingMessage } from 'node:http';
+import { Redis } from 'ioredis';
+import client from 'prom-client';
+import { env, envNumber, serviceAddress } from '../common/config.ts';
+import { createPool, orderJson, type OrderRow, type OrderStatus } from '../common/db.ts';
+import { call, createAgent, createService, HttpError, invalid, parseId, readJsonObject, serve, type Issue, type Reply } from '../common/http.ts';
+import { LabMetrics, outcomeOf } from '../common/metrics.ts';
+import { watchReplication } from '../common/replication.ts';
+
+const { name, host, port } = serviceAddress();
+const metrics = new LabMetrics(name);
+const CACHE_TTL_MS = envNumber('LAB_CACHE_TTL_MS', 30_000);
+/** The synchronous path owns a new order this long before the worker may pick it up. */
+const QUEUE_GRACE_MS = envNumber('LAB_QUEUE_GRACE_MS', 30_000);
+
+const primary = createPool(env('LAB_POSTGRES_PRIMARY_URL'), envNumber('LAB_PG_POOL_MAX', 10));
+const replica = createPool(env('LAB_POSTGRES_REPLICA_URL'), envNumber('LAB_PG_POOL_MAX', 10));
+const redis = new Redis(env('LAB_REDIS_URL'), { lazyConnect: true });
+redis.on('error', () => {}); // reconnects on its own; failures show up as cache errors
+const paymentsUrl = env('LAB_PAYMENTS_URL');
+const paymentsAgent = createAgent();
+metrics.watchPgPool('primary', primary);
+metrics.watchPgPool('replica', replica);
+metrics.watchAgent('payments', paymentsAgent);
+const stopReplication = watchReplication(env('LAB_POSTGRES_PRIMARY_URL'), metrics.registry);
+
+const reads = new client.Counter({
+  name: 'lab_order_reads_total',
+  help: 'GET /orders/{id} answers by the source that served them (cache, replica) or not_found.',
+  labelNames: ['source'] as const,
+  registers: [metrics.registry],
+});
+const writes = new client.Counter({
+  name: 'lab_order_writes_total',
+  help: 'POST /orders outcomes: the order status, or replayed for a known idempotency key.',
+  labelNames: ['result'] as const,
+  registers: [metrics.registry],
+});
+const replicaInRecovery = new client.Gauge({
+  name: 'lab_replica_in_recovery',
+  help: '1 when the replica pool points at a hot standby (pg_is_in_recovery), checked at start.',
+  registers: [metrics.registry],
+});
+
+interface NewOrder {
+  customer_id: number;
+  amount_cents: number;
+  idempotency_key: string;
+}
+
+const KEY_RE = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+/** Validates the whole body and reports every problem at once. */
+function parseOrder(body: Record<string, unknown>): NewOrder {
+  const issues: Issue[] = [];
+  const { customer_id: customer, amount_cents: amount, idempotency_key: key } = body;
+  if (customer === undefined) issues.push({ path: 'customer_id', message: 'required' });
+  else if (typeof customer !== 'number' || !Number.isSafeInteger(customer) || customer < 1 || customer > 2_147_483_647) {
+    issues.push({ path: 'customer_id', message: 'must be an integer in [1, 2147483647]' });
+  }
+  if (amount === undefined) issues.push({ path: 'amount_cents', message: 'required' });
+  else if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 1 || amount > 100_000_000) {
+    issues.push({ path: 'amount_cents', message: 'must be an integer in [1, 100000000]' });
+  }
+  if (key === undefined) issues.push({ path: 'idempotency_key', message: 'required' });
+  else if (typeof key !== 'string' || !KEY_RE.test(key)) {
+    issues.push({ path: 'idempotency_key', message: 'must be 1–100 characters of A-Z a-z 0-9 _ . : -' });
+  }
+  if (issues.length > 0) throw invalid(issues);
+  return { customer_id: customer as number, amount_cents: amount as number, idempotency_key: key as string };
+}
+
+/** Inserts the order and its queue row in one statement: both or neither. Returns undefined on a known key. */
+async function insertOrder(order: NewOrder): Promise<number | undefined> {
+  const visibleAt = new Date(Date.now() + QUEUE_GRACE_MS);
+  const { rows } = await metrics.timeDependency('postgres-primary', 'insert_order', () =>
+    primary.query<{ id: number }>(
+      `WITH ins AS (
+         INSERT INTO orders (customer_id, amount_cents, idempotency_key, status)
+         VALUES ($1, $2, $3, 'payment_pending')
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING id),
+       q AS (INSERT INTO payment_queue (order_id, visible_at) SELECT id, $4 FROM ins RETURNING order_id)
+       SELECT id FROM ins`,
+      [order.customer_id, order.amount_cents, order.idempotency_key, visibleAt],
+    ),
+  );
+  return rows[0]?.id;
+}
+
+/** Charges payments for an order; resolves with the settled status, or undefined when payments failed. */
+async function chargeOrder(id: number, amount: number): Promise<OrderStatus | undefined> {
+  const body = JSON.stringify({ idempotency_key: `order-${id}`, amount_cents: amount, order_id: id });
+  try {
+    const res = await metrics.timeDependency('payments', 'charge', () => call(paymentsAgent, paymentsUrl, 'POST', '/charge', body), (r) =>
+      r.status === 402 ? 'ok' : outcomeOf(r.status),
+    );
+    if (res.status === 200 || res.status === 201) return 'paid';
+    if (res.status === 402) return 'declined';
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function settle(id: number, status: OrderStatus): Promise<void> {
+  await metrics.timeDependency('postgres-primary', 'settle_order', () =>
+    primary.query(
+      `WITH u AS (UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'payment_pending' RETURNING id)
+       DELETE FROM payment_queue WHERE order_id = $1`,
+      [id, status],
+    ),
+  );
+}
+
+async function createOrder(req: IncomingMessage): Promise<Reply> {
+  const order = parseOrder(await readJsonObject(req));
+  const id = await insertOrder(order);
+  if (id === undefined) {
+    // The key is known: answer with that order, never a second one.
+    const { rows } = await primary.query<OrderRow>('SELECT * FROM orders WHERE idempotency_key = $1', [order.idempotency_key]);
+    const existing = rows[0];
+    if (existing === undefined) throw new HttpError(409, 'CONFLICT', 'idempotency key in flight; retry');
+    if (existing.customer_id !== order.customer_id || existing.amount_cents !== order.amount_cents) {
+      throw new HttpError(409, 'IDEMPOTENCY_KEY_REUSED', `idempotency_key ${order.idempotency_key} belongs to order ${existing.id} with other values`);
+    }
+    writes.inc({ result: 'replayed' });
+    return { status: 200, body: { id: existing.id, status: existing.status }, headers: { 'idempotent-replayed': 'true' } };
+  }
+  const status = await chargeOrder(id, order.amount_cents);
+  if (status === undefined) {
+    writes.inc({ result: 'payment_failed' });
+    throw new HttpError(502, 'PAYMENT_FAILED', 'payments failed; the order stays payment_pending and is settled later', {
+      id,
+      status: 'payment_pending',
+    });
+  }
+  await settle(id, status);
+  writes.inc({ result: status });
+  return { status: 201, body: { id, status } };
+}
+
+async function readOrder(req: IncomingMessage, [raw]: string[]): Promise<Reply> {
+  const id = parseId(raw);
+  const key = `order:${id}`;
+  const bypass = /no-cache/i.test(String(req.headers['cache-control'] ?? ''));
+  if (bypass) metrics.cacheRequests.inc({ result: 'bypass' });
+  else {
+    let cached: string | null = null;
+    try {
+      cached = await metrics.timeDependency('redis', 'get', () => redis.get(key));
+      metrics.cacheRequests.inc({ result: cached === null ? 'miss' : 'hit' });
+    } catch {
+      metrics.cacheRequests.inc({ result: 'error' });
+    }
+    if (cached !== null) {
+      reads.inc({ source: 'cache' });
+      return { status: 200, body: JSON.parse(cached), headers: { 'x-lab-source': 'cache', 'x-lab-instance': name } };
+    }
+  }
+  const { rows } = await metrics.timeDependency('postgres-replica', 'select_order', () =>
+    replica.query<OrderRow>('SELECT id, customer_id, amount_cents, status, created_at FROM orders WHERE id = $1', [id]),
+  );
+  if (rows.length === 0) {
+    reads.inc({ source: 'not_found' });
+    throw new HttpError(404, 'ORDER_NOT_FOUND', `no order ${id}`);
+  }
+  const body = orderJson(rows[0]);
+  // Cache-aside: populate after a miss; a failed SET only costs the next reader a miss.
+  if (!bypass) {
+    metrics.timeDependency('redis', 'set', () => redis.set(key, JSON.stringify(body), 'PX', CACHE_TTL_MS)).catch(() => {});
+  }
+  reads.inc({ source: 'replica' });
+  return { status: 200, body, headers: { 'x-lab-source': 'replica', 'x-lab-instance': name } };
+}
+
+let ready = false;
+const server = createService({
+  metrics,
+  ready: () => ready,
+  routes: [
+    { method: 'POST', pattern: /^\/orders$/, label: '/orders', handler: createOrder },
+    { method: 'GET', pattern: /^\/orders\/([^/]*)$/, label: '/orders/:id', handler: readOrder },
+  ],
+});
+
+await serve(server, host, port, async () => {
+  stopReplication();
+  redis.disconnect();
+  await Promise.allSettled([primary.end(), replica.end()]);
+});
+// Ready once every dependency answered once through its proxy (and the replica really is a standby).
+await primary.query('SELECT 1');
+const { rows } = await replica.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+replicaInRecovery.set(rows[0].r ? 1 : 0);
+await redis.connect();
+ready = true;
+process.stdout.write(`${name} listening on ${host}:${port}\n`);

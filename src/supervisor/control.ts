@@ -1,0 +1,157 @@
+/**
+ * What `down` and `status` do from outside the daemon, working only from the state dir: ask a live controller
+ * to stop (SIGTERM), and — whether it was alive or SIGKILLed long ago — stop every process a pid file still
+ * names (stop signal, grace, SIGKILL to the process group), in reverse start order.
+ */
+import { sleep } from '../core/clock.ts';
+import type { ServiceStatus } from './process-manager.ts';
+import {
+  isGroupAlive,
+  isRecordAlive,
+  readJson,
+  readPidRecords,
+  removePidRecord,
+  statePaths,
+  type PidRecord,
+  type StatePaths,
+} from './state-dir.ts';
+import { LAB_SERVICES } from './topology.ts';
+
+/** status.json: the controller's latest view, rewritten on every change. */
+export interface LabStatusFile {
+  phase: 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+  controller_pid: number;
+  controller_url: string;
+  base_port: number;
+  state_dir: string;
+  started_at: string;
+  ready_ms: number | null;
+  error: string | null;
+  services: ServiceStatus[];
+}
+
+export function readStatus(paths: StatePaths): LabStatusFile | undefined {
+  return readJson<LabStatusFile>(paths.statusFile);
+}
+
+/** The live controller's pid record, or undefined when none runs on this state dir. */
+export function controllerRecord(paths: StatePaths): PidRecord | undefined {
+  const record = readPidRecords(paths).find((r) => r.name === 'controller');
+  return record && isRecordAlive(record) ? record : undefined;
+}
+
+/** Reverse start order: api first, postgres-primary last; names not in the table go first. */
+function stopOrder(records: PidRecord[]): PidRecord[] {
+  const rank = (name: string): number => {
+    const i = LAB_SERVICES.findIndex((r) => r.name === name);
+    return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  return [...records].sort((a, b) => rank(b.name) - rank(a.name));
+}
+
+const GRACE_MS = 10_000;
+
+/** Stops one recorded process: its stop signal, then SIGKILL to its process group after the grace period. */
+async function stopRecord(record: PidRecord, graceMs: number): Promise<void> {
+  if (isRecordAlive(record)) {
+    signal(record.pid, record.stop_signal);
+    const deadline = Date.now() + graceMs;
+    while (isRecordAlive(record) && Date.now() < deadline) await sleep(50);
+  }
+  if (record.pgid > 0 && isGroupAlive(record.pgid)) {
+    signal(-record.pgid, 'SIGKILL');
+    const deadline = Date.now() + 2_000;
+    while (isGroupAlive(record.pgid) && Date.now() < deadline) await sleep(20);
+  }
+}
+
+/** Stops every service a pid file names (not the controller); returns how many were still alive. */
+export async function cleanupLeftovers(paths: StatePaths, log: (line: string) => void, graceMs = GRACE_MS): Promise<number> {
+  let alive = 0;
+  for (const record of stopOrder(readPidRecords(paths).filter((r) => r.name !== 'controller'))) {
+    const wasAlive = isRecordAlive(record);
+    const t0 = Date.now();
+    await stopRecord(record, graceMs);
+    if (wasAlive) {
+      alive += 1;
+      log(`stopped ${record.name} (pid ${record.pid}) in ${Date.now() - t0} ms`);
+    }
+    removePidRecord(paths, record.name);
+  }
+  return alive;
+}
+
+export interface DownResult {
+  controller: 'stopped' | 'not running';
+  /** Processes stopped directly from pid files (a dead controller's leftovers). */
+  leftovers: number;
+}
+
+/**
+ * `faultline down`: SIGTERM to a live controller and wait for its orderly stop; then stop anything a pid file
+ * still names (the controller was SIGKILLed, or did not finish). Safe to run when nothing runs.
+ */
+export async function stopLab(stateDir: string, log: (line: string) => void = () => {}): Promise<DownResult> {
+  const paths = statePaths(stateDir);
+  const controller = controllerRecord(paths);
+  if (controller) {
+    log(`stopping the lab controller (pid ${controller.pid})`);
+    signal(controller.pid, 'SIGTERM');
+    // Its own stop takes each service's grace period at worst; give it that, then take over.
+    const deadline = Date.now() + 30_000;
+    while (isRecordAlive(controller) && Date.now() < deadline) await sleep(50);
+    if (isRecordAlive(controller)) {
+      log(`controller still alive after 30 s; SIGKILL`);
+      signal(controller.pid, 'SIGKILL');
+    }
+  }
+  removePidRecord(paths, 'controller');
+  const leftovers = await cleanupLeftovers(paths, log);
+  return { controller: controller ? 'stopped' : 'not running', leftovers };
+}
+
+/** What `faultline status` reports: the controller's view, corrected by what is actually alive. */
+export interface LabStatus {
+  running: boolean;
+  phase: LabStatusFile['phase'] | 'not running' | 'orphaned';
+  controller_pid: number | null;
+  controller_url: string | null;
+  base_port: number | null;
+  state_dir: string;
+  ready_ms: number | null;
+  error: string | null;
+  services: ServiceStatus[];
+}
+
+export function labStatus(stateDir: string): LabStatus {
+  const paths = statePaths(stateDir);
+  const file = readStatus(paths);
+  const controller = controllerRecord(paths);
+  const live = new Map(readPidRecords(paths).filter((r) => r.name !== 'controller' && isRecordAlive(r)).map((r) => [r.name, r]));
+  const services = (file?.services ?? []).map((s) => {
+    const record = live.get(s.name);
+    if (controller || s.state === 'done') return s;
+    // No controller: nothing is supervised any more; report what is alive from the pid files.
+    return { ...s, state: record ? ('orphaned' as const) : ('stopped' as const), pid: record?.pid ?? null };
+  });
+  const phase: LabStatus['phase'] = controller ? (file?.phase ?? 'starting') : live.size > 0 ? 'orphaned' : 'not running';
+  return {
+    running: controller !== undefined && phase === 'running',
+    phase,
+    controller_pid: controller?.pid ?? null,
+    controller_url: controller ? (file?.controller_url ?? null) : null,
+    base_port: file?.base_port ?? null,
+    state_dir: paths.root,
+    ready_ms: file?.ready_ms ?? null,
+    error: file?.error ?? null,
+    services,
+  };
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone already */
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The controller daemon `faultline up` runs: hosts the toxiproxy-compatible API with one fault proxy per
+ * service (named after it), starts the lab through the process manager, keeps status.json current, and on
+ * SIGINT/SIGTERM stops everything in reverse order. `startDetached` runs the same daemon in the background and
+ * returns once the lab is healthy (or reports why it is not).
+ *
+ *   up ─▶ clean leftovers ─▶ proxies (all, before any process) ─▶ processes in dependency order ─▶ running
+ *   SIGTERM ─▶ processes in reverse order ─▶ proxies closed ─▶ pid files gone
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from '../core/clock.ts';
+import { FaultlineError } from '../core/errors.ts';
+import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
+import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } from './control.ts';
+import { missingLabPrerequisites } from './launch.ts';
+import { ProcessManager } from './process-manager.ts';
+import {
+  ensureStateDir,
+  labSecret,
+  processStartTicks,
+  readJson,
+  removePidRecord,
+  statePaths,
+  writeJson,
+  writePidRecord,
+  type StatePaths,
+} from './state-dir.ts';
+import { controllerPort, DEFAULT_BASE_PORT, labTopology } from './topology.ts';
+
+export interface UpOptions {
+  stateDir: string;
+  /** Base of every lab port; default: the one this state dir used last, else 27000. */
+  basePort?: number;
+  /** Progress lines (default: stdout). */
+  log?: (line: string) => void;
+}
+
+interface LabFile {
+  base_port: number;
+  created_at: string;
+}
+
+/** The base port to use: explicit, else what this state dir used before, else the default. */
+export function resolveBasePort(paths: StatePaths, explicit?: number): number {
+  return explicit ?? readJson<LabFile>(paths.labFile)?.base_port ?? DEFAULT_BASE_PORT;
+}
+
+/** A running controller in this process; `stop` brings everything down. */
+export interface RunningLab {
+  readonly status: () => LabStatusFile;
+  readonly proxies: ProxyServer;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the lab in this process and resolves once every service is healthy.
+ * @example const lab = await startLab({ stateDir: '.faultline' }); … await lab.stop();
+ */
+export async function startLab(options: UpOptions): Promise<RunningLab> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const missing = missingLabPrerequisites();
+  if (missing.length > 0) {
+    throw new FaultlineError('CAPABILITY_MISSING', `the lab needs: ${missing.join('; ')}`, { hint: 'run `npm run setup`' });
+  }
+  const paths = statePaths(options.stateDir);
+  ensureStateDir(paths);
+  const running = controllerRecord(paths);
+  if (running) throw new FaultlineError('LAB_ALREADY_RUNNING', `a lab controller (pid ${running.pid}) already runs on ${paths.root}`);
+  // A controller that was SIGKILLed leaves its children running: they hold the ports we are about to bind.
+  const leftovers = await cleanupLeftovers(paths, log);
+  if (leftovers > 0) log(`stopped ${leftovers} process(es) a previous controller left behind`);
+
+  const basePort = resolveBasePort(paths, options.basePort);
+  const previous = readJson<LabFile>(paths.labFile);
+  writeJson(paths.labFile, { base_port: basePort, created_at: previous?.created_at ?? new Date().toISOString() } satisfies LabFile);
+  writePidRecord(paths, {
+    name: 'controller',
+    pid: process.pid,
+    pgid: 0, // never group-kill the controller: in the foreground its group is the user's shell job
+    start_ticks: processStartTicks(process.pid),
+    stop_signal: 'SIGTERM',
+    command: process.argv.join(' '),
+  });
+
+  const t0 = Date.now();
+  const specs = labTopology({ basePort, paths, secret: labSecret(paths, true)! });
+  const controllerUrl = `http://127.0.0.1:${controllerPort(basePort)}`;
+  let phase: LabStatusFile['phase'] = 'starting';
+  let error: string | null = null;
+  let readyMs: number | null = null;
+  let manager: ProcessManager | undefined;
+  const status = (): LabStatusFile => ({
+    phase,
+    controller_pid: process.pid,
+    controller_url: controllerUrl,
+    base_port: basePort,
+    state_dir: paths.root,
+    started_at: new Date(t0).toISOString(),
+    ready_ms: readyMs,
+    error,
+    services: manager?.statuses() ?? [],
+  });
+  const writeStatus = (): void => writeJson(paths.statusFile, status());
+  manager = new ProcessManager(specs, { paths, basePort, log, onChange: writeStatus });
+  writeStatus();
+
+  let proxies: ProxyServer | undefined;
+  const stop = async (): Promise<void> => {
+    if (phase === 'stopping' || phase === 'stopped') return;
+    phase = 'stopping';
+    writeStatus();
+    await manager.stopAll();
+    await proxies?.close();
+    phase = error ? 'failed' : 'stopped';
+    writeStatus();
+    removePidRecord(paths, 'controller');
+  };
+
+  try {
+    proxies = await startProxyServer({ host: '127.0.0.1', port: controllerPort(basePort), processMetrics: true });
+    // Every proxy exists before any process starts, so each client connects through its proxy from the start.
+    for (const spec of specs) {
+      if (spec.proxyPort === undefined) continue;
+      await proxies.createProxy({ name: spec.name, listen: `127.0.0.1:${spec.proxyPort}`, upstream: `127.0.0.1:${spec.listenPort}` });
+    }
+    await manager.startAll();
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+    await stop();
+    throw err instanceof FaultlineError
+      ? err
+      : new FaultlineError('LAB_START_FAILED', error, { hint: `see the logs under ${paths.logDir}` });
+  }
+  readyMs = Date.now() - t0;
+  phase = 'running';
+  writeStatus();
+  log(`lab up in ${(readyMs / 1000).toFixed(1)} s — api http://127.0.0.1:${specs.find((s) => s.name === 'api')?.proxyPort}, controller ${controllerUrl}`);
+  return { status, proxies: proxies!, stop };
+}
+
+/** Runs the controller in the foreground until SIGINT/SIGTERM, then stops the lab. */
+export async function runForeground(options: UpOptions): Promise<void> {
+  let stopRequested: (() => void) | undefined;
+  const requested = new Promise<void>((resolve) => (stopRequested = resolve));
+  const onSignal = (): void => stopRequested?.();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const lab = await startLabInterruptibly(options, requested);
+    if (lab === undefined) return;
+    await requested;
+    (options.log ?? console.log)('stopping the lab');
+    await lab.stop();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** A signal during start-up must still stop whatever had started. */
+async function startLabInterruptibly(options: UpOptions, requested: Promise<void>): Promise<RunningLab | undefined> {
+  const starting = startLab(options);
+  const first = await Promise.race([starting.then(() => 'up' as const), requested.then(() => 'signal' as const)]);
+  if (first === 'up') return starting;
+  // Interrupted: let the start finish or fail, then stop it.
+  const lab = await starting.catch(() => undefined);
+  await lab?.stop();
+  return undefined;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/faultline', import.meta.url));
+
+/**
+ * Starts the controller as a background process (logs in <state>/logs/controller.log) and resolves with its
+ * status once the lab is healthy; throws LAB_START_FAILED (with the log tail) if it fails or exits first.
+ */
+export async function startDetached(options: UpOptions & { timeoutMs?: number }): Promise<LabStatusFile> {
+  const paths = statePaths(options.stateDir);
+  ensureStateDir(paths);
+  const running = controllerRecord(paths);
+  if (running) throw new FaultlineError('LAB_ALREADY_RUNNING', `a lab controller (pid ${running.pid}) already runs on ${paths.root}`);
+  const logFile = join(paths.logDir, 'controller.log');
+  const fd = openSync(logFile, 'a');
+  const args = [BIN, 'up', '--state-dir', paths.root];
+  if (options.basePort !== undefined) args.push('--base-port', String(options.basePort));
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
+  closeSync(fd);
+  child.unref();
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = `${code ?? signal}`));
+  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  while (Date.now() < deadline) {
+    const status = readStatus(paths);
+    if (status !== undefined && status.controller_pid === child.pid) {
+      if (status.phase === 'running') return status;
+      if (status.phase === 'failed') break;
+    }
+    if (exited !== undefined) break;
+    await sleep(100);
+  }
+  if (exited === undefined && child.pid !== undefined) {
+    // Timed out: stop it the ordinary way (it cleans its children up).
+    try {
+      process.kill(child.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-8).join('\n  ');
+  throw new FaultlineError('LAB_START_FAILED', `the lab controller did not come up${exited ? ` (exited ${exited})` : ''}:\n  ${tail}`, {
+    hint: `full log: ${logFile}`,
+  });
+}

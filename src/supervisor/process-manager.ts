@@ -1,0 +1,307 @@
+/**
+ * The process manager: starts the lab's processes in dependency order, gating each on its dependencies' health,
+ * notices a crash and restarts it with backoff, and stops everything in reverse order (the clean stop signal,
+ * then SIGKILL to the whole process group after a grace period). It alone owns the children and their pid files.
+ *
+ *   spec ─prepare─▶ spawn (own process group, pid file) ─probe…─▶ running ─exit─▶ crashed ─backoff─▶ spawn …
+ *                                                          stopAll: stop signal ─grace─▶ SIGKILL -pgid
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sleep } from '../core/clock.ts';
+import { FaultlineError } from '../core/errors.ts';
+import { probe } from './health.ts';
+import { launchFor, prepare, type LaunchContext } from './launch.ts';
+import { isGroupAlive, processStartTicks, removePidRecord, writePidRecord, type StatePaths } from './state-dir.ts';
+import type { ServiceSpec } from './topology.ts';
+
+export type ServiceState =
+  | 'pending'
+  | 'preparing'
+  | 'starting'
+  | 'running'
+  | 'done'
+  | 'crashed'
+  | 'restarting'
+  | 'stopping'
+  | 'stopped'
+  | 'failed'
+  /** Alive, but its controller is gone (only `faultline status` reports this). */
+  | 'orphaned';
+
+/** One service as `faultline status` shows it. */
+export interface ServiceStatus {
+  name: string;
+  kind: string;
+  state: ServiceState;
+  pid: number | null;
+  port: number | null;
+  proxy_port: number | null;
+  restarts: number;
+  /** Wall-clock time (ISO) the current process became healthy. */
+  since: string | null;
+  last_exit: { code: number | null; signal: string | null; at: string } | null;
+  detail: string;
+}
+
+export interface ProcessManagerOptions {
+  paths: StatePaths;
+  basePort: number;
+  log: (line: string) => void;
+  /** Called after every state change (the daemon rewrites status.json). */
+  onChange?: () => void;
+  /** How long one process may take to become healthy; default 60 s. */
+  healthTimeoutMs?: number;
+}
+
+const POLL_MS = 100;
+const MAX_BACKOFF_MS = 10_000;
+
+class Managed {
+  state: ServiceState = 'pending';
+  child: ChildProcess | undefined;
+  exited: Promise<void> = Promise.resolve();
+  restarts = 0;
+  /** Crashes in a row without a healthy stretch in between: drives the backoff. */
+  streak = 0;
+  since: Date | null = null;
+  lastExit: ServiceStatus['last_exit'] = null;
+  detail = '';
+  restartTimer: NodeJS.Timeout | undefined;
+  constructor(readonly spec: ServiceSpec) {}
+}
+
+export class ProcessManager {
+  readonly #services: Managed[];
+  readonly #options: ProcessManagerOptions;
+  readonly #ctx: LaunchContext;
+  #stopping = false;
+
+  constructor(specs: ServiceSpec[], options: ProcessManagerOptions) {
+    this.#services = specs.map((s) => new Managed(s));
+    this.#options = options;
+    this.#ctx = { paths: options.paths, basePort: options.basePort, log: options.log };
+  }
+
+  /**
+   * Starts every service as soon as everything it depends on is healthy (independent ones in parallel).
+   * Rejects with LAB_START_FAILED on the first failure; the caller then runs `stopAll`.
+   */
+  async startAll(): Promise<void> {
+    const ready = new Map<string, Promise<void>>();
+    for (const m of this.#services) {
+      const deps = m.spec.after.map((d) => ready.get(d)!);
+      const started = Promise.all(deps).then(() => {
+        if (this.#stopping) throw new FaultlineError('LAB_START_FAILED', 'start interrupted');
+        return this.#start(m);
+      });
+      started.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
+      ready.set(m.spec.name, started);
+    }
+    await Promise.all(ready.values());
+  }
+
+  /** Stops every process, last started first. Safe to call more than once, and after a failed start. */
+  async stopAll(): Promise<void> {
+    this.#stopping = true;
+    for (const m of this.#services) clearTimeout(m.restartTimer);
+    for (const m of [...this.#services].reverse()) await this.#stop(m);
+  }
+
+  statuses(): ServiceStatus[] {
+    return this.#services.map((m) => ({
+      name: m.spec.name,
+      kind: m.spec.kind,
+      state: m.state,
+      pid: m.child?.pid ?? null,
+      port: m.spec.listenPort ?? null,
+      proxy_port: m.spec.proxyPort ?? null,
+      restarts: m.restarts,
+      since: m.since?.toISOString() ?? null,
+      last_exit: m.lastExit,
+      detail: m.detail,
+    }));
+  }
+
+  #set(m: Managed, state: ServiceState, detail = m.detail): void {
+    m.state = state;
+    m.detail = detail;
+    this.#options.onChange?.();
+  }
+
+  async #start(m: Managed): Promise<void> {
+    const { spec } = m;
+    const t0 = Date.now();
+    this.#set(m, 'preparing', '');
+    await prepare(spec, this.#ctx);
+    this.#set(m, 'starting');
+    this.#spawn(m);
+    if (spec.health.type === 'exit') {
+      await m.exited;
+      if (m.lastExit?.code !== 0) {
+        this.#set(m, 'failed', `exited ${m.lastExit?.code ?? m.lastExit?.signal}`);
+        throw this.#failure(m, `${spec.name} exited ${m.lastExit?.code ?? m.lastExit?.signal}`);
+      }
+      this.#set(m, 'done', `finished in ${Date.now() - t0} ms`);
+      this.#options.log(`${spec.name}: done in ${Date.now() - t0} ms`);
+      return;
+    }
+    const deadline = Date.now() + (this.#options.healthTimeoutMs ?? 60_000);
+    let last = '';
+    for (;;) {
+      if (m.child === undefined) {
+        this.#set(m, 'failed', `exited during start (${m.lastExit?.code ?? m.lastExit?.signal})`);
+        throw this.#failure(m, `${spec.name} exited during start`);
+      }
+      if (this.#stopping) throw new FaultlineError('LAB_START_FAILED', 'start interrupted');
+      const result = await probe(spec.health);
+      if (result.ok) break;
+      last = result.detail;
+      if (Date.now() > deadline) {
+        await this.#stop(m);
+        this.#set(m, 'failed', `not healthy after ${this.#options.healthTimeoutMs ?? 60_000} ms (${last})`);
+        throw this.#failure(m, `${spec.name} did not become healthy (${last})`);
+      }
+      await sleep(POLL_MS);
+    }
+    m.since = new Date();
+    this.#set(m, 'running', '');
+    this.#options.log(`${spec.name}: healthy in ${Date.now() - t0} ms (pid ${m.child?.pid})`);
+  }
+
+  #failure(m: Managed, message: string): FaultlineError {
+    return new FaultlineError('LAB_START_FAILED', `${message}; last log lines: ${logTail(this.#logFile(m.spec.name))}`, {
+      hint: `full log: ${this.#logFile(m.spec.name)}`,
+    });
+  }
+
+  #logFile(name: string): string {
+    return join(this.#options.paths.logDir, `${name}.log`);
+  }
+
+  #spawn(m: Managed): void {
+    const launch = launchFor(m.spec, this.#ctx);
+    const fd = openSync(this.#logFile(m.spec.name), 'a');
+    let child: ChildProcess;
+    try {
+      // detached: its own process group, so `down` can kill it and everything it forked with one signal, and a
+      // Ctrl-C in the daemon's terminal reaches the daemon only (which then stops things in order).
+      child = spawn(launch.cmd, launch.args, {
+        cwd: launch.cwd,
+        env: launch.env,
+        uid: launch.uid,
+        gid: launch.gid,
+        detached: true,
+        stdio: ['ignore', fd, fd],
+      });
+    } finally {
+      closeSync(fd);
+    }
+    m.child = child;
+    m.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#onExit(m, child, code, signal);
+        resolve();
+      });
+      child.once('error', (err) => {
+        m.detail = err.message;
+        if (child.pid === undefined) {
+          this.#onExit(m, child, null, null);
+          resolve();
+        }
+      });
+    });
+    if (child.pid !== undefined) {
+      writePidRecord(this.#options.paths, {
+        name: m.spec.name,
+        pid: child.pid,
+        pgid: child.pid,
+        start_ticks: processStartTicks(child.pid),
+        stop_signal: m.spec.stopSignal,
+        command: `${launch.cmd} ${launch.args.join(' ')}`,
+      });
+    }
+  }
+
+  #onExit(m: Managed, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (m.child !== child) return;
+    m.child = undefined;
+    m.lastExit = { code, signal, at: new Date().toISOString() };
+    removePidRecord(this.#options.paths, m.spec.name);
+    if (child.pid !== undefined && isGroupAlive(child.pid)) {
+      // The leader died but left children (a postgres backend, say): they belong to the dead instance.
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    if (m.state === 'stopping') return this.#set(m, 'stopped', '');
+    if (m.state !== 'running') return; // a failed start or a job's end: #start reports it
+    const ranMs = m.since ? Date.now() - m.since.getTime() : 0;
+    m.streak = ranMs > 30_000 ? 1 : m.streak + 1;
+    m.since = null;
+    const how = signal ?? `code ${code}`;
+    this.#options.log(`${m.spec.name}: crashed (${how})`);
+    this.#set(m, 'crashed', `exited unexpectedly (${how})`);
+    if (m.spec.restart && !this.#stopping) this.#scheduleRestart(m);
+  }
+
+  #scheduleRestart(m: Managed): void {
+    const delay = Math.min(250 * 2 ** (m.streak - 1), MAX_BACKOFF_MS);
+    m.restartTimer = setTimeout(() => {
+      if (this.#stopping) return;
+      m.restarts += 1;
+      this.#options.log(`${m.spec.name}: restarting (restart ${m.restarts}, after ${delay} ms)`);
+      this.#set(m, 'restarting');
+      this.#start(m).catch((err: unknown) => {
+        this.#options.log(`${m.spec.name}: restart failed: ${err instanceof Error ? err.message : err}`);
+        if (this.#stopping) return;
+        m.streak += 1;
+        this.#set(m, 'crashed', 'restart failed');
+        this.#scheduleRestart(m);
+      });
+    }, delay);
+  }
+
+  /** Clean stop signal to the leader; after the grace period, SIGKILL to its whole process group. */
+  async #stop(m: Managed): Promise<void> {
+    const child = m.child;
+    if (child?.pid === undefined) {
+      if (m.state !== 'pending' && m.state !== 'failed' && m.state !== 'done') this.#set(m, 'stopped', '');
+      return;
+    }
+    this.#set(m, 'stopping');
+    const pid = child.pid;
+    const t0 = Date.now();
+    signalQuietly(pid, m.spec.stopSignal);
+    // The waits are aborted once the process exits, so no timer outlives the stop.
+    const waits = new AbortController();
+    const exited = await Promise.race([m.exited.then(() => true), sleep(m.spec.graceMs, waits.signal).then(() => false)]);
+    if (!exited) {
+      this.#options.log(`${m.spec.name}: no exit ${m.spec.graceMs} ms after ${m.spec.stopSignal}; SIGKILL to its group`);
+      signalQuietly(-pid, 'SIGKILL');
+      await Promise.race([m.exited, sleep(2_000, waits.signal)]);
+    }
+    waits.abort();
+    if (isGroupAlive(pid)) signalQuietly(-pid, 'SIGKILL');
+    this.#options.log(`${m.spec.name}: stopped in ${Date.now() - t0} ms`);
+  }
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+function logTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { statePaths } from './state-dir.ts';
+import { CONTROLLER_PORT_OFFSET, labTopology, LAB_SERVICES } from './topology.ts';
+
+test('the lab table: valid start order, distinct ports, every client edge through a proxy', () => {
+  const specs = labTopology({ basePort: 27_000, paths: statePaths('/tmp/x'), secret: 's' });
+  assert.deepEqual(specs.map((s) => s.name), LAB_SERVICES.map((r) => r.name));
+  const ports = [27_000 + CONTROLLER_PORT_OFFSET, ...specs.flatMap((s) => [s.listenPort, s.proxyPort]).filter((p) => p !== undefined)];
+  assert.equal(new Set(ports).size, ports.length, 'ports clash');
+  const proxyPorts = new Set(specs.map((s) => s.proxyPort).filter((p) => p !== undefined).map(String));
+  for (const s of specs) {
+    for (const [k, v] of Object.entries(s.env)) {
+      if (!k.endsWith('_URL')) continue;
+      assert.ok(proxyPorts.has(new URL(v).port), `${s.name}: ${k}=${v} bypasses the proxies`);
+    }
+  }
+  const orders = specs.find((s) => s.name === 'orders-1')!;
+  assert.equal(orders.env.LAB_POSTGRES_REPLICA_URL, 'postgres://lab@127.0.0.1:27433/lab');
+  assert.equal(specs.find((s) => s.name === 'postgres-primary')!.stopSignal, 'SIGINT');
+});
