@@ -22,8 +22,8 @@ describe('slicer toxic', () => {
     assert.ok((await reply).equals(payload));
     const elapsed = performance.now() - started;
     await fx.proxy.removeToxic('s');
-    // 4096 B / ~64 B ≈ 64 slices → ≥ 40 separate reads and ≈ 63 × 2 ms of gaps.
-    assert.ok(reads >= 40, `only ${reads} reads`);
+    // 4096 B / ~64 B ≈ 64 slices ≈ 63 × 2 ms of gaps; a busy client may coalesce some reads, never most of them.
+    assert.ok(reads >= 16, `only ${reads} reads`);
     assert.ok(elapsed >= 60, `elapsed ${elapsed.toFixed(1)} ms: the delays were not applied`);
   });
 });
