@@ -1,6 +1,9 @@
 /** Every CLI command, one file each; adding a command = one file + one line here. */
 import type { Command } from 'commander';
 import { registerDown } from './down.ts';
+import { registerFaults } from './faults.ts';
+import { registerInject } from './inject.ts';
+import { registerRevert } from './revert.ts';
 import { registerStatus } from './status.ts';
 import { registerToken } from './token.ts';
 import { registerUp } from './up.ts';
@@ -16,4 +19,7 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDown,
   registerStatus,
   registerToken,
+  registerInject,
+  registerRevert,
+  registerFaults,
 ];

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
 import { FaultlineError, isFaultlineError } from '../core/errors.ts';
 import { parseBody, pickFields } from './json.ts';
 import { PopulateError, type ProxyRegistry } from './registry.ts';
@@ -26,7 +25,13 @@ interface Route {
   methods: Partial<Record<string, Handler>>;
 }
 
-export function createApiHandler(registry: ProxyRegistry, metrics: Registry): (req: IncomingMessage, res: ServerResponse) => void {
+/** Where /metrics gets its text (the proxy's registry, plus whatever else shares the server). */
+export interface Exposition {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
+export function createApiHandler(registry: ProxyRegistry, metrics: Exposition): (req: IncomingMessage, res: ServerResponse) => void {
   const routes: Route[] = [
     route('/version', {
       GET: async ({ res }) => {
@@ -36,7 +41,7 @@ export function createApiHandler(registry: ProxyRegistry, metrics: Registry): (r
     }),
     route('/metrics', {
       GET: async ({ res }) => {
-        const text = await metrics.metrics();
+        const text = await metrics.text();
         res.writeHead(200, { 'Content-Type': metrics.contentType });
         res.end(text);
       },

@@ -65,7 +65,9 @@ export class ToxiproxyClient {
         bodyTimeout: this.timeoutMs,
       });
     } catch (err) {
-      throw new FaultlineError('TARGET_UNREACHABLE', `proxy API ${this.baseUrl} unreachable: ${(err as Error).message}`);
+      // Refused: nothing listens there. Anything else (a timeout) says nothing about the proxy's state.
+      const refused = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+      throw new FaultlineError(refused ? 'TARGET_UNREACHABLE' : 'INTERNAL', `proxy API ${this.baseUrl}: ${(err as Error).message}`);
     }
     const text = await res.body.text();
     if (res.statusCode >= 200 && res.statusCode < 300) return (text ? JSON.parse(text) : undefined) as T;

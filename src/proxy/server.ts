@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { FaultlineError, isFaultlineError } from '../core/errors.ts';
 import { formatHostPort } from './address.ts';
 import { createApiHandler } from './api.ts';
+import type { Registry } from 'prom-client';
 import { createProxyMetrics } from './metrics.ts';
 import { PopulateError, ProxyRegistry } from './registry.ts';
 import type { Proxy } from './proxy.ts';
@@ -50,6 +51,8 @@ export interface ProxyServer {
   createProxy(input: CreateProxyInput): Promise<Proxy>;
   /** Serves more routes on the same port (the controller mounts /chaos/* here); tried before the proxy API. */
   mount(handler: MountedHandler): void;
+  /** Adds a registry whose metrics /metrics serves beside the proxy's (names must not clash). */
+  addMetrics(registry: Registry): void;
   close(): Promise<void>;
 }
 
@@ -66,7 +69,12 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
     throw new FaultlineError(cause.code, `${cause.message}${where}`, { field: cause.field, hint: cause.hint });
   }
   const metrics = createProxyMetrics(registry, options.processMetrics ?? false);
-  const proxyApi = createApiHandler(registry, metrics);
+  const registries: Registry[] = [metrics];
+  const exposition = {
+    contentType: metrics.contentType,
+    text: async () => (await Promise.all(registries.map((r) => r.metrics()))).join('\n'),
+  };
+  const proxyApi = createApiHandler(registry, exposition);
   const mounted: MountedHandler[] = [];
   const http = createServer((req, res) => {
     void (async () => {
@@ -87,6 +95,7 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
     registry,
     createProxy: (input) => registry.create({ listen: '127.0.0.1:0', ...input }),
     mount: (handler) => mounted.push(handler),
+    addMetrics: (r) => registries.push(r),
     async close() {
       registry.closeAll();
       http.closeAllConnections();

@@ -15,6 +15,7 @@ import {
   type PidRecord,
   type StatePaths,
 } from './state-dir.ts';
+import { Controller } from '../controller/controller.ts';
 import { LAB_SERVICES } from './topology.ts';
 
 /** status.json: the controller's latest view, rewritten on every change. */
@@ -107,6 +108,9 @@ export async function stopLab(stateDir: string, log: (line: string) => void = ()
   }
   removePidRecord(paths, 'controller');
   const leftovers = await cleanupLeftovers(paths, log);
+  // A controller that died cannot have reverted its faults: the journal says which may still be in effect.
+  const faults = await Controller.open({ stateDir: paths.root, targets: [] });
+  faults.close();
   return { controller: controller ? 'stopped' : 'not running', leftovers };
 }
 

@@ -13,6 +13,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
+import { createChaosApi } from '../controller/api.ts';
+import { Controller } from '../controller/controller.ts';
+import { chaosToken } from '../controller/token.ts';
+import type { Target } from '../faults/injector.ts';
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
 import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } from './control.ts';
 import { missingLabPrerequisites } from './launch.ts';
@@ -108,10 +112,14 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   writeStatus();
 
   let proxies: ProxyServer | undefined;
+  let controller: Controller | undefined;
   const stop = async (): Promise<void> => {
     if (phase === 'stopping' || phase === 'stopped') return;
     phase = 'stopping';
     writeStatus();
+    // Faults end before the processes do, so nothing outlives the lab (and the journal says so).
+    await controller?.halt();
+    controller?.close();
     await manager.stopAll();
     await proxies?.close();
     phase = error ? 'failed' : 'stopped';
@@ -126,6 +134,10 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
       if (spec.proxyPort === undefined) continue;
       await proxies.createProxy({ name: spec.name, listen: `127.0.0.1:${spec.proxyPort}`, upstream: `127.0.0.1:${spec.listenPort}` });
     }
+    // Opening the controller reverts whatever faults a dead predecessor left, before any service starts.
+    controller = await Controller.open({ stateDir: paths.root, targets: labTargets(specs, proxies.url) });
+    proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root) }));
+    proxies.addMetrics(controller.metrics);
     await manager.startAll();
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
@@ -139,6 +151,17 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   writeStatus();
   log(`lab up in ${(readyMs / 1000).toFixed(1)} s — api http://127.0.0.1:${specs.find((s) => s.name === 'api')?.proxyPort}, controller ${controllerUrl}`);
   return { status, proxies: proxies!, stop };
+}
+
+/** The lab's services as fault targets: each behind its proxy, node services also by their HTTP address. */
+export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: string): Target[] {
+  return specs
+    .filter((s) => s.kind !== 'job')
+    .map((s) => ({
+      name: s.name,
+      ...(s.proxyPort !== undefined ? { proxy: { api: proxyApi, name: s.name } } : {}),
+      ...(s.kind === 'node' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
+    }));
 }
 
 /** Runs the controller in the foreground until SIGINT/SIGTERM, then stops the lab. */

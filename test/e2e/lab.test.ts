@@ -82,6 +82,8 @@ describe('the lab', { skip, timeout: 180_000 }, () => {
       .filter((l) => l.startsWith(name))
       .join('\n');
   }
+  const journal = (): { id: string; phase: string }[] =>
+    readFileSync(join(stateDir, 'faults.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const orderCount = async (): Promise<number> => (await db!.query<{ n: number }>('SELECT count(*)::int AS n FROM orders')).rows[0].n;
 
   before(async () => {
@@ -257,6 +259,53 @@ describe('the lab', { skip, timeout: 180_000 }, () => {
     assert.equal(await orderCount(), before, 'a refused request wrote an order');
   });
 
+  test('faults through the controller: latency on payments slows POST /orders until reverted', async () => {
+    const controller = `http://127.0.0.1:${base + CONTROLLER_PORT_OFFSET}`;
+    const timedPost = async (): Promise<number> => {
+      const t0 = performance.now();
+      const r = await post({ customer_id: 7, amount_cents: 100, idempotency_key: `fault-${Math.random()}` });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      return performance.now() - t0;
+    };
+    await timedPost();
+    const injected = await faultline(['inject', 'latency', 'payments', 'delay_ms=300', '--duration', '60s', '--json', '--state-dir', stateDir]);
+    const fault = JSON.parse(injected.stdout) as { id: string; phase: string; mechanism: string };
+    assert.equal(fault.phase, 'injected');
+    assert.equal(fault.mechanism, 'proxy toxic (latency)');
+    const slow = await timedPost();
+    assert.ok(slow >= 300, `POST took ${slow.toFixed(0)} ms with 300 ms on payments`);
+    assert.match(await (await fetch(`${controller}/metrics`)).text(), /faultline_fault_active\{type="latency",target="payments"\} 1/);
+    // One fault per target unless asked: a second one is refused and applies nothing.
+    await assert.rejects(faultline(['inject', 'loss', 'payments', 'pct=5', '--state-dir', stateDir]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /FL_TARGET_BUSY/);
+      return true;
+    });
+    const listed = JSON.parse((await faultline(['faults', '--json', '--state-dir', stateDir])).stdout) as { id: string; phase: string }[];
+    assert.deepEqual(listed.filter((f) => f.phase === 'injected').map((f) => f.id), [fault.id]);
+    await faultline(['revert', fault.id, '--state-dir', stateDir]);
+    const fast = await timedPost();
+    assert.ok(fast < 300, `POST still took ${fast.toFixed(0)} ms after the revert`);
+    assert.match(await (await fetch(`${controller}/metrics`)).text(), /faultline_fault_active\{type="latency",target="payments"\} 0/);
+    // Bad input names the field and the allowed values; exit code 2.
+    await assert.rejects(faultline(['inject', 'latency', 'nope', 'delay_ms=-1', '--state-dir', stateDir]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /target: unknown target "nope"; registered: .*payments/);
+      assert.match(err.stderr, /params\.delay_ms/);
+      return true;
+    });
+  });
+
+  test('revert --all (halt) reverts every active fault and journals it', async () => {
+    const a = JSON.parse((await faultline(['inject', 'down', 'redis', '--json', '--state-dir', stateDir])).stdout) as { id: string };
+    const b = JSON.parse((await faultline(['inject', 'jitter', 'payments', 'jitter_ms=5', '--json', '--state-dir', stateDir])).stdout) as { id: string };
+    const out = await faultline(['revert', '--all', '--state-dir', stateDir]);
+    assert.match(out.stdout, /reverted 2 fault\(s\); still active: 0/);
+    const last = (id: string): string | undefined => journal().filter((r) => r.id === id).at(-1)?.phase;
+    assert.equal(last(a.id), 'reverted');
+    assert.equal(last(b.id), 'reverted');
+  });
+
   test('SIGKILL of orders-2: api routes around it, the supervisor restarts it', async () => {
     const record = JSON.parse(readFileSync(join(statePaths(stateDir).pidDir, 'orders-2.json'), 'utf8')) as PidRecord;
     process.kill(record.pid, 'SIGKILL');
@@ -284,14 +333,18 @@ describe('the lab', { skip, timeout: 180_000 }, () => {
     assert.ok(o2.restarts >= 1);
   });
 
-  test('down leaves no process, port or pid file', async () => {
+  test('down after the controller was SIGKILLed with a fault active: no process, port, pid file or fault left', async () => {
     await db?.end();
     db = undefined;
     const paths = statePaths(stateDir);
     const records = readPidRecords(paths);
     assert.ok(records.length >= 9, `pid files: ${records.map((r) => r.name).join(',')}`);
+    const fault = JSON.parse((await faultline(['inject', 'latency', 'postgres-replica', 'delay_ms=50', '--json', '--state-dir', stateDir])).stdout) as { id: string };
+    const controller = records.find((r) => r.name === 'controller')!;
+    process.kill(controller.pid, 'SIGKILL');
     const { stdout } = await faultline(['down', '--state-dir', stateDir]);
     assert.match(stdout, /lab stopped/);
+    assert.equal(journal().filter((r) => r.id === fault.id).at(-1)?.phase, 'reverted', 'the journal still says the fault is active');
     for (const r of records) assert.equal(isRecordAlive(r), false, `${r.name} (pid ${r.pid}) still alive`);
     assert.deepEqual(readdirSync(paths.pidDir), []);
     const ports = [base + CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined).map((p) => base + p)];

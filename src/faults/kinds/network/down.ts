@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { FaultlineError } from '../../../core/errors.ts';
 import { ToxiproxyClient } from '../../../proxy/client.ts';
 import { defineInjector } from '../../injector.ts';
+import { GONE } from './via-proxy.ts';
 
 interface DownHandle {
   api: string;
@@ -27,14 +28,14 @@ export const down = defineInjector<Record<string, never>, DownHandle>({
     try {
       await new ToxiproxyClient(handle.api).updateProxy(handle.proxy, { enabled: true });
     } catch (err) {
-      if (!(err instanceof FaultlineError && err.code === 'PROXY_NOT_FOUND')) throw err;
+      if (!(err instanceof FaultlineError && GONE.has(err.code))) throw err;
     }
   },
   async verify(handle) {
     try {
       return !(await new ToxiproxyClient(handle.api).getProxy(handle.proxy)).enabled;
     } catch (err) {
-      if (err instanceof FaultlineError && err.code === 'PROXY_NOT_FOUND') return false;
+      if (err instanceof FaultlineError && GONE.has(err.code)) return false;
       throw err;
     }
   },

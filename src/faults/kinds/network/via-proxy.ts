@@ -14,6 +14,12 @@ export interface ToxicHandle {
   toxics: string[];
 }
 
+/**
+ * Answers that mean the toxic cannot be in effect: it or its proxy is gone, or nothing listens where the proxy
+ * API was (the proxy lived in that process, so its toxics died with it).
+ */
+export const GONE: ReadonlySet<string> = new Set(['TOXIC_NOT_FOUND', 'PROXY_NOT_FOUND', 'TARGET_UNREACHABLE']);
+
 export const Direction = z.enum(['downstream', 'upstream', 'both']).default('downstream');
 
 function proxyOf(target: Target): { api: string; name: string } {
@@ -63,7 +69,7 @@ export function toxicFault<S extends z.ZodObject<{ direction: typeof Direction }
           await client.removeToxic(handle.proxy, toxicName);
         } catch (err) {
           // Gone already, or the whole proxy is gone: either way the fault is not in effect.
-          if (!(err instanceof FaultlineError && (err.code === 'TOXIC_NOT_FOUND' || err.code === 'PROXY_NOT_FOUND'))) throw err;
+          if (!(err instanceof FaultlineError && GONE.has(err.code))) throw err;
         }
       }
     },
@@ -73,7 +79,7 @@ export function toxicFault<S extends z.ZodObject<{ direction: typeof Direction }
         const proxy = await client.getProxy(handle.proxy);
         return proxy.toxics.some((t) => handle.toxics.includes(t.name as string));
       } catch (err) {
-        if (err instanceof FaultlineError && err.code === 'PROXY_NOT_FOUND') return false;
+        if (err instanceof FaultlineError && GONE.has(err.code)) return false;
         throw err;
       }
     },
