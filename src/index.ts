@@ -17,6 +17,11 @@ import { Proxy, type ProxyOptions } from './proxy/proxy.ts';
 export function createProxy(options: Omit<ProxyOptions, 'listen'> & { listen?: string }): Promise<Proxy> {
   return Proxy.create({ listen: '127.0.0.1:0', ...options });
 }
+export { runLoad, planRequests, type LoadOptions, type LoadRun, type ScheduleSpec } from './load/run.ts';
+export { findBreakpoint, parseSlo, type BreakpointOptions, type BreakpointResult, type StepResult } from './load/breakpoint.ts';
+export type { SecondSample, LoadSummary, LoadEvent, EndpointStats } from './load/samples.ts';
+export type { LoadOutput, RunInfo } from './load/outputs/output.ts';
+export { EXECUTORS } from './load/executors/index.ts';
 export { startLab, runForeground, startDetached, type RunningLab, type UpOptions } from './supervisor/daemon.ts';
 export { stopLab, labStatus, type LabStatus, type DownResult } from './supervisor/control.ts';
 export { labTopology, LAB_SERVICES, DEFAULT_BASE_PORT, type ServiceSpec, type ServiceRow } from './supervisor/topology.ts';

@@ -9,6 +9,8 @@ import { registerToken } from './token.ts';
 import { registerUp } from './up.ts';
 import { registerDemo } from './demo.ts';
 import { registerProxy } from './proxy.ts';
+import { registerLoad } from './load.ts';
+import { registerBreakpoint } from './breakpoint.ts';
 import { registerToxics } from './toxics.ts';
 
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
@@ -22,4 +24,6 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerInject,
   registerRevert,
   registerFaults,
+  registerLoad,
+  registerBreakpoint,
 ];

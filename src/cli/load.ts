@@ -1,0 +1,221 @@
+/**
+ * `faultline load`: an open-model load run from flags. Parses and validates flags (each error names its flag),
+ * wires the outputs (progress line, JSON lines, Prometheus) and maps the outcome to exit codes:
+ * 0 valid run, 1 invalid (generator-bound) run, 2 bad input, 130 interrupted.
+ */
+import type { Command } from 'commander';
+import { EXIT } from '../core/exit.ts';
+import { FaultlineError } from '../core/errors.ts';
+import { ARRIVAL_KINDS, type ArrivalKind } from '../load/arrivals.ts';
+import { jsonlOutput } from '../load/outputs/jsonl.ts';
+import type { LoadOutput } from '../load/outputs/output.ts';
+import { progressOutput } from '../load/outputs/progress.ts';
+import { prometheusOutput, type PrometheusOutput } from '../load/outputs/prometheus.ts';
+import { formatSummary } from '../load/outputs/text.ts';
+import { planRequests, runLoad, type LoadOptions, type ScheduleSpec } from '../load/run.ts';
+import { parseDuration, parseNumber } from '../core/units.ts';
+import { parseStages } from '../load/units.ts';
+
+/** Flags shared by `load` and `breakpoint`, as commander hands them over (strings: we validate them). */
+export interface CommonFlags {
+  target?: string;
+  mix?: string;
+  seed?: string;
+  arrivals?: string;
+  connections?: string;
+  pipelining?: string;
+  throughput?: boolean;
+  maxInFlight?: string;
+  timeout?: string;
+  maxLag?: string;
+  errorStatus?: string;
+  json?: boolean;
+  out?: string;
+  metricsPort?: string;
+  progress?: boolean;
+  precise?: boolean;
+}
+
+/** Adds the flags `load` and `breakpoint` share. */
+export function addCommonFlags(cmd: Command): Command {
+  return cmd
+    .option('--target <url>', 'loopback URL to load (http://127.0.0.1:PORT[/prefix])')
+    .option('--mix <file>', 'YAML mix file (endpoints, weights, templates); default: GET the target URL')
+    .option('--seed <n>', 'uint32 seed: same seed ⇒ same schedule and request bytes (default: random, printed)')
+    .option('--arrivals <kind>', `arrival process: ${ARRIVAL_KINDS.join(' | ')}`, 'uniform')
+    .option('--connections <n>', 'connections in the pool (default 128; 32 with --throughput)')
+    .option('--pipelining <n>', 'requests per connection at a time (only with --throughput; default 16 there)')
+    .option('--throughput', 'throughput mode: pipelining > 1, for rate over latency accuracy')
+    .option('--max-in-flight <n>', 'arrivals beyond this many in flight are dropped and counted', '10000')
+    .option('--timeout <duration>', 'per-request headers/body timeout', '10s')
+    .option('--max-lag <duration>', 'dispatch-lag p99 above which the run is flagged invalid (generator-bound)', '5ms')
+    .option('--error-status <n>', 'lowest HTTP status counted as an error', '500')
+    .option('--json', 'print JSON lines (start, one per second, summary) on stdout instead of text')
+    .option('--out <file>', 'also write the JSON lines to this file')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics while running')
+    .option('--precise', 'busy-wait the last ms before each arrival: µs dispatch lag, but one busy core')
+    .option('--no-progress', 'no live progress line on stderr');
+}
+
+/** Validates the shared flags into LoadOptions (minus the schedule) and the outputs they ask for. */
+export function commonOptions(
+  f: CommonFlags,
+  { keepOpen = false } = {},
+): {
+  options: Omit<LoadOptions, 'schedule'>;
+  prom: PrometheusOutput | undefined;
+  files: ReturnType<typeof jsonlOutput>[];
+} {
+  if (!f.target) {
+    throw new FaultlineError('INVALID_INPUT', '--target: required (a loopback URL such as http://127.0.0.1:8080)', {
+      field: '--target',
+    });
+  }
+  if (!ARRIVAL_KINDS.includes(f.arrivals as ArrivalKind)) {
+    throw new FaultlineError('INVALID_INPUT', `--arrivals: must be one of ${ARRIVAL_KINDS.join(', ')} (got "${f.arrivals}")`, {
+      field: '--arrivals',
+    });
+  }
+  const int = (v: string | undefined, flag: string, min: number, max: number): number | undefined =>
+    v === undefined ? undefined : parseNumber(v, flag, { min, max, integer: true });
+  const pipelining = int(f.pipelining, '--pipelining', 1, 1024);
+  if (pipelining !== undefined && pipelining > 1 && !f.throughput) {
+    throw new FaultlineError('INVALID_INPUT', '--pipelining: > 1 needs --throughput (accuracy mode sends one request per connection at a time)', {
+      field: '--pipelining',
+    });
+  }
+  const outputs: LoadOutput[] = [];
+  if (f.progress !== false && !f.json) outputs.push(progressOutput(process.stderr));
+  const files: ReturnType<typeof jsonlOutput>[] = [];
+  if (f.json) files.push(jsonlOutput(process.stdout));
+  if (f.out) files.push(jsonlOutput(f.out, { keepOpen }));
+  outputs.push(...files);
+  const metricsPort = int(f.metricsPort, '--metrics-port', 0, 65_535);
+  const prom = metricsPort === undefined ? undefined : prometheusOutput(metricsPort);
+  if (prom) outputs.push(prom);
+  return {
+    options: {
+      target: f.target,
+      mixFile: f.mix,
+      seed: int(f.seed, '--seed', 0, 0xffffffff),
+      arrivals: f.arrivals as ArrivalKind,
+      mode: f.throughput ? 'throughput' : 'accuracy',
+      connections: int(f.connections, '--connections', 1, 10_000),
+      pipelining,
+      max_in_flight: int(f.maxInFlight, '--max-in-flight', 1, 1_000_000),
+      timeout_ms: parseDuration(f.timeout ?? '10s', '--timeout'),
+      max_lag_ms: parseDuration(f.maxLag ?? '5ms', '--max-lag'),
+      error_status_from: int(f.errorStatus, '--error-status', 100, 600),
+      spin_ms: f.precise ? 1 : 0,
+      outputs,
+    },
+    prom,
+    files,
+  };
+}
+
+/** Ctrl-C / SIGTERM abort the run (it still prints its summary); returns a function that unhooks them. */
+export function onInterrupt(abort: () => void): { interrupted: () => boolean; off: () => void } {
+  let hit = false;
+  const handler = (): void => {
+    hit = true;
+    abort();
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return {
+    interrupted: () => hit,
+    off: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+interface LoadFlags extends CommonFlags {
+  rate?: string;
+  duration?: string;
+  stages?: string;
+  startRate?: string;
+  dryRun?: boolean;
+}
+
+function scheduleFrom(f: LoadFlags): ScheduleSpec {
+  if (f.rate !== undefined && f.stages !== undefined) {
+    throw new FaultlineError('INVALID_INPUT', '--rate and --stages: give one, not both', { field: '--stages' });
+  }
+  if (f.stages !== undefined) {
+    if (f.duration !== undefined) {
+      throw new FaultlineError('INVALID_INPUT', '--duration: not used with --stages (each stage has its own duration)', {
+        field: '--duration',
+      });
+    }
+    return {
+      executor: 'ramping',
+      start_rps: f.startRate === undefined ? 0 : parseNumber(f.startRate, '--start-rate', { max: 10_000_000 }),
+      stages: parseStages(f.stages, '--stages'),
+    };
+  }
+  if (f.rate === undefined) {
+    throw new FaultlineError('INVALID_INPUT', '--rate: required (or --stages)', {
+      field: '--rate',
+      hint: 'e.g. --rate 500 --duration 60s, or --stages "30s:100,60s:500"',
+    });
+  }
+  return {
+    executor: 'constant',
+    rate_rps: parseNumber(f.rate, '--rate', { min: 0.001, max: 10_000_000 }),
+    duration_ms: parseDuration(f.duration ?? '60s', '--duration'),
+  };
+}
+
+export function registerLoad(program: Command): void {
+  addCommonFlags(
+    program
+      .command('load')
+      .description('Open-model load: requests go out at their scheduled times whatever the responses do.')
+      .option('--rate <n>', 'constant arrival rate, requests per second')
+      .option('--duration <duration>', 'run length with --rate (e.g. 60s, 5m)', undefined)
+      .option('--stages <list>', 'ramps instead of --rate: "30s:100,60s:500" = to 100/s over 30s, then to 500/s over 60s')
+      .option('--start-rate <n>', 'rate the first stage ramps from (default 0)')
+      .option('--dry-run', 'print the planned requests (JSON lines) and send nothing'),
+  )
+    .addHelpText(
+      'after',
+      `
+Latency is measured from each request's *intended* start (coordinated-omission-free) and from its actual send;
+a run where the generator fell behind (dispatch lag p99 > --max-lag, or drops while it was late) is reported
+INVALID and exits 1, so a slow client is never blamed on the server.
+
+Examples:
+  faultline load --target http://127.0.0.1:8080 --rate 500 --duration 60s
+  faultline load --target http://127.0.0.1:8080 --mix experiments/mixes/lab-default.yaml --rate 300 --seed 42
+  faultline load --target http://127.0.0.1:8080 --stages "30s:100,60s:500" --arrivals poisson --json --out run.jsonl
+  faultline load --target http://127.0.0.1:8080 --rate 20000 --duration 10s --throughput --connections 64
+  faultline load --target http://127.0.0.1:8080 --rate 200 --duration 30s --metrics-port 9464
+  faultline load --target http://127.0.0.1:8080 --mix experiments/mixes/lab-default.yaml --rate 5 --duration 1s --dry-run --seed 7`,
+    )
+    .action(async (f: LoadFlags) => {
+      const schedule = scheduleFrom(f);
+      const { options, prom } = commonOptions(f);
+      if (f.dryRun) {
+        for (const p of planRequests({ ...options, outputs: [], schedule })) {
+          const { i, due_ms, request } = p;
+          const { endpoint: _e, ...rest } = request;
+          process.stdout.write(`${JSON.stringify({ i, due_ms: Math.round(due_ms * 1000) / 1000, ...rest })}\n`);
+        }
+        return;
+      }
+      const run = runLoad({ ...options, schedule });
+      const signals = onInterrupt(() => run.abort());
+      try {
+        const summary = await run.result;
+        if (!f.json) process.stdout.write(formatSummary(summary));
+        if (signals.interrupted()) process.exitCode = EXIT.INTERRUPTED;
+        else if (!summary.valid) process.exitCode = EXIT.HYPOTHESIS_FAILED;
+      } finally {
+        signals.off();
+        await prom?.close();
+      }
+    });
+}

@@ -1,0 +1,198 @@
+/**
+ * Aggregation of request outcomes into per-second and whole-run numbers. The engine reports each event once
+ * (dispatched, dropped, answered, failed) with plain numbers; this module alone owns counters and histograms and
+ * turns them into SecondSample / EndpointStats. Hot-path methods allocate nothing.
+ *
+ *   engine ──dispatched/dropped/answered/failed──▶ Aggregator ──flush() each second──▶ SecondSample ──▶ outputs
+ */
+import { newHistogram, percentiles, distribution, type Histogram, type Percentiles } from './histogram.ts';
+import type { EndpointStats, ErrorCounts } from './samples.ts';
+
+/** Why a request got no response. */
+export type FailureClass = 'timeout' | 'connection';
+
+class Counters {
+  offered = 0;
+  sent = 0;
+  dropped = 0;
+  completed = 0;
+  status = 0;
+  timeout = 0;
+  connection = 0;
+  codes = new Map<number, number>();
+
+  addTo(o: Counters): void {
+    o.offered += this.offered;
+    o.sent += this.sent;
+    o.dropped += this.dropped;
+    o.completed += this.completed;
+    o.status += this.status;
+    o.timeout += this.timeout;
+    o.connection += this.connection;
+    for (const [c, n] of this.codes) o.codes.set(c, (o.codes.get(c) ?? 0) + n);
+  }
+
+  reset(): void {
+    this.offered = this.sent = this.dropped = this.completed = this.status = this.timeout = this.connection = 0;
+    this.codes.clear();
+  }
+
+  errors(): ErrorCounts {
+    return { status: this.status, timeout: this.timeout, connection: this.connection };
+  }
+
+  statusCodes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of [...this.codes.keys()].sort((a, b) => a - b)) out[String(c)] = this.codes.get(c)!;
+    return out;
+  }
+}
+
+class Slot {
+  readonly sec = new Counters();
+  readonly run = new Counters();
+  readonly secIntended = newHistogram();
+  readonly secSent = newHistogram();
+  readonly runIntended = newHistogram();
+  readonly runSent = newHistogram();
+}
+
+function stats(c: Counters, intended: Histogram, sent: Histogram): EndpointStats {
+  return {
+    offered: c.offered,
+    sent: c.sent,
+    dropped: c.dropped,
+    completed: c.completed,
+    errors: c.errors(),
+    status_codes: c.statusCodes(),
+    latency_ms: percentiles(intended),
+    send_latency_ms: percentiles(sent),
+  };
+}
+
+/**
+ * Counts and histograms per endpoint, per second and for the whole run.
+ * @example
+ *   const agg = new Aggregator(['get_order', 'create_order'], 500);
+ *   agg.dispatched(0, 120);            // endpoint 0 sent 120 µs late
+ *   agg.answered(0, 200, 2300, 2100);  // 200 OK, 2.3 ms from intended, 2.1 ms from send
+ *   const { total } = agg.flush();
+ */
+export class Aggregator {
+  readonly names: readonly string[];
+  readonly #slots: Slot[];
+  readonly #errorFrom: number;
+  readonly #secLag = newHistogram();
+  readonly #runLag = newHistogram();
+  #secGeneratorDropped = 0;
+  #runGeneratorDropped = 0;
+  /** Monotonic ms of the last response or failure, for the achieved-rate window. */
+  lastOutcomeAt = 0;
+
+  /** `errorStatusFrom`: the lowest HTTP status counted as an error (500: a 404 is an answer, not a failure). */
+  constructor(endpointNames: readonly string[], errorStatusFrom = 500) {
+    this.names = endpointNames;
+    this.#slots = endpointNames.map(() => new Slot());
+    this.#errorFrom = errorStatusFrom;
+  }
+
+  dispatched(ep: number, lagUs: number): void {
+    const c = this.#slots[ep].sec;
+    c.offered++;
+    c.sent++;
+    this.#secLag.recordValue(lagUs);
+  }
+
+  /** `byGenerator`: the arrival was already late when the cap turned it away (the generator fell behind). */
+  dropped(ep: number, lagUs: number, byGenerator: boolean): void {
+    const c = this.#slots[ep].sec;
+    c.offered++;
+    c.dropped++;
+    this.#secLag.recordValue(lagUs);
+    if (byGenerator) this.#secGeneratorDropped++;
+  }
+
+  answered(ep: number, status: number, intendedUs: number, sentUs: number, at: number): void {
+    const s = this.#slots[ep];
+    s.sec.completed++;
+    s.sec.codes.set(status, (s.sec.codes.get(status) ?? 0) + 1);
+    if (status >= this.#errorFrom) s.sec.status++;
+    s.secIntended.recordValue(intendedUs);
+    s.secSent.recordValue(sentUs);
+    this.lastOutcomeAt = at;
+  }
+
+  failed(ep: number, cls: FailureClass, at: number): void {
+    const c = this.#slots[ep].sec;
+    if (cls === 'timeout') c.timeout++;
+    else c.connection++;
+    this.lastOutcomeAt = at;
+  }
+
+  /**
+   * Closes the current second: returns its numbers (per endpoint and all together) and folds them into the run.
+   * `keepHistogram` also returns that second's all-endpoint intended-latency histogram (a fresh copy).
+   */
+  flush(keepHistogram = false): {
+    total: EndpointStats;
+    endpoints: Record<string, EndpointStats>;
+    lag: { p50: number; p99: number; max: number };
+    generatorDropped: number;
+    histogram?: Histogram;
+  } {
+    const allSec = new Counters();
+    const allIntended = newHistogram();
+    const allSent = newHistogram();
+    const endpoints: Record<string, EndpointStats> = {};
+    this.#slots.forEach((s, k) => {
+      endpoints[this.names[k]] = stats(s.sec, s.secIntended, s.secSent);
+      s.sec.addTo(allSec);
+      s.sec.addTo(s.run);
+      allIntended.add(s.secIntended);
+      allSent.add(s.secSent);
+      s.runIntended.add(s.secIntended);
+      s.runSent.add(s.secSent);
+      s.sec.reset();
+      s.secIntended.reset();
+      s.secSent.reset();
+    });
+    const lag = percentiles(this.#secLag);
+    this.#runLag.add(this.#secLag);
+    this.#secLag.reset();
+    const generatorDropped = this.#secGeneratorDropped;
+    this.#runGeneratorDropped += generatorDropped;
+    this.#secGeneratorDropped = 0;
+    return {
+      total: stats(allSec, allIntended, allSent),
+      endpoints,
+      lag: { p50: lag.p50, p99: lag.p99, max: lag.max },
+      generatorDropped,
+      histogram: keepHistogram ? allIntended : undefined,
+    };
+  }
+
+  /** Whole-run numbers (call after the last flush). */
+  totals(): {
+    total: EndpointStats & { mean_latency_ms: number };
+    endpoints: Record<string, EndpointStats>;
+    lag: Percentiles;
+    generatorDropped: number;
+  } {
+    const all = new Counters();
+    const intended = newHistogram();
+    const sent = newHistogram();
+    const endpoints: Record<string, EndpointStats> = {};
+    this.#slots.forEach((s, k) => {
+      endpoints[this.names[k]] = stats(s.run, s.runIntended, s.runSent);
+      s.run.addTo(all);
+      intended.add(s.runIntended);
+      sent.add(s.runSent);
+    });
+    return {
+      total: { ...stats(all, intended, sent), mean_latency_ms: distribution(intended).mean },
+      endpoints,
+      lag: percentiles(this.#runLag),
+      generatorDropped: this.#runGeneratorDropped,
+    };
+  }
+}

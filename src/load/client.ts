@@ -1,0 +1,120 @@
+/**
+ * The HTTP side of the generator: one undici Pool per run (keep-alive connections, pipelining 1 by default so one
+ * slow response never delays the requests behind it), driven through `dispatch` with a small handler per request —
+ * no fetch, no streams, no promise per request. Owns error classification (timeout vs connection).
+ *
+ *   engine ──dispatch(opts, RequestHandler)──▶ Pool ──▶ socket
+ *                  ▲ onConnect: written to a connection (actual send time)
+ *                  └ onComplete / onError ──▶ engine.answered / engine.failed
+ */
+import { Pool } from 'undici';
+import { now } from '../core/clock.ts';
+import type { FailureClass } from './aggregate.ts';
+
+export interface ClientOptions {
+  /** `http://127.0.0.1:port` — the origin only; paths come from the mix. */
+  origin: string;
+  connections: number;
+  pipelining: number;
+  /** Headers and body timeouts, each; a request queued in the pool is not yet timed. */
+  timeout_ms: number;
+}
+
+/** Where a request's outcome goes (the engine). */
+export interface OutcomeSink {
+  answered(ep: number, status: number, intendedAt: number, sentAt: number): void;
+  failed(ep: number, cls: FailureClass): void;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/**
+ * Sorts a request failure into the classes reports show.
+ * @example classify(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })) // 'connection'
+ */
+export function classify(err: unknown): FailureClass {
+  const code = (err as { code?: string } | null)?.code;
+  return code !== undefined && TIMEOUT_CODES.has(code) ? 'timeout' : 'connection';
+}
+
+/**
+ * undici's low-level handler for one request. The legacy callback set is undici's native shape (the newer
+ * controller API is wrapped into it), so using it costs one object per request and nothing more.
+ */
+class RequestHandler {
+  readonly #sink: OutcomeSink;
+  readonly #ep: number;
+  readonly #intendedAt: number;
+  #sentAt = 0;
+  #status = 0;
+
+  constructor(sink: OutcomeSink, ep: number, intendedAt: number) {
+    this.#sink = sink;
+    this.#ep = ep;
+    this.#intendedAt = intendedAt;
+  }
+
+  // Called when the request is written to a connection (again, if a pipelined retry re-sends it).
+  onConnect(): void {
+    this.#sentAt = now();
+  }
+
+  onHeaders(statusCode: number): boolean {
+    this.#status = statusCode;
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    this.#sink.answered(this.#ep, this.#status, this.#intendedAt, this.#sentAt === 0 ? this.#intendedAt : this.#sentAt);
+  }
+
+  onError(err: Error): void {
+    this.#sink.failed(this.#ep, classify(err));
+  }
+}
+
+/**
+ * A connection pool to one loopback origin.
+ * @example
+ *   const c = new LoadClient({ origin: 'http://127.0.0.1:8080', connections: 64, pipelining: 1, timeout_ms: 10_000 });
+ *   c.send(sink, 0, now(), { method: 'GET', path: '/', headers: [], body: undefined });
+ *   await c.close();
+ */
+export class LoadClient {
+  readonly #pool: Pool;
+
+  constructor(opts: ClientOptions) {
+    this.#pool = new Pool(opts.origin, {
+      connections: opts.connections,
+      pipelining: opts.pipelining,
+      headersTimeout: opts.timeout_ms,
+      bodyTimeout: opts.timeout_ms,
+      connect: { timeout: Math.min(opts.timeout_ms, 10_000) },
+      keepAliveTimeout: 30_000,
+    });
+    // A pool with no error listener would crash the process on a connection error between requests.
+    this.#pool.on('connectionError', () => {});
+  }
+
+  send(
+    sink: OutcomeSink,
+    ep: number,
+    intendedAt: number,
+    req: { method: string; path: string; headers: string[]; body: string | undefined },
+  ): void {
+    this.#pool.dispatch(
+      { method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body },
+      new RequestHandler(sink, ep, intendedAt) as never,
+    );
+  }
+
+  /** Closes gracefully, or at once (failing whatever is still in flight) when `force`. */
+  async close(force = false): Promise<void> {
+    if (force) await this.#pool.destroy();
+    else await this.#pool.close();
+  }
+}
