@@ -17,6 +17,13 @@ export interface Target {
   proxy?: { api: string; name: string };
   /** Its HTTP base URL (HTTP-level and dependency faults). */
   http?: string;
+  /** The port the service itself listens on (kernel-level network faults match on it). */
+  port?: number;
+  /**
+   * Where its process is recorded: a JSON pid record `{pid, pgid, start_ticks, …}` the supervisor rewrites
+   * when it restarts the process, so process faults always act on the current one.
+   */
+  pidFile?: string;
 }
 
 export interface ApplyContext {

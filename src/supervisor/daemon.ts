@@ -24,6 +24,7 @@ import { ProcessManager } from './process-manager.ts';
 import {
   ensureStateDir,
   labSecret,
+  pidFile,
   processStartTicks,
   readJson,
   removePidRecord,
@@ -135,7 +136,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
       await proxies.createProxy({ name: spec.name, listen: `127.0.0.1:${spec.proxyPort}`, upstream: `127.0.0.1:${spec.listenPort}` });
     }
     // Opening the controller reverts whatever faults a dead predecessor left, before any service starts.
-    controller = await Controller.open({ stateDir: paths.root, targets: labTargets(specs, proxies.url) });
+    controller = await Controller.open({ stateDir: paths.root, targets: labTargets(specs, proxies.url, paths) });
     proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root) }));
     proxies.addMetrics(controller.metrics);
     await manager.startAll();
@@ -154,11 +155,13 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
 }
 
 /** The lab's services as fault targets: each behind its proxy, node services also by their HTTP address. */
-export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: string): Target[] {
+export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: string, paths: StatePaths): Target[] {
   return specs
     .filter((s) => s.kind !== 'job')
     .map((s) => ({
       name: s.name,
+      pidFile: pidFile(paths, s.name),
+      ...(s.listenPort !== undefined ? { port: s.listenPort } : {}),
       ...(s.proxyPort !== undefined ? { proxy: { api: proxyApi, name: s.name } } : {}),
       ...(s.kind === 'node' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
     }));
