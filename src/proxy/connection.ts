@@ -22,6 +22,8 @@ export class Connection implements LinkOwner {
   up: Link | undefined;
   down: Link | undefined;
   #disposed = false;
+  /** The client sent FIN while the upstream dial was still in progress. */
+  #clientEndedEarly = false;
 
   constructor(
     readonly host: ConnectionHost,
@@ -32,6 +34,10 @@ export class Connection implements LinkOwner {
       socket.on('error', this.#onError);
       socket.on('close', this.#onClose);
     }
+    // Node emits 'end' for an empty, ended stream right away, listener or not: catch one that comes before start().
+    client.once('end', () => {
+      if (this.up === undefined) this.#clientEndedEarly = true;
+    });
   }
 
   /** Called once the upstream dial succeeded. */
@@ -42,6 +48,7 @@ export class Connection implements LinkOwner {
     this.down = new Link(this, 'downstream', upstream, client, this.host.counters.downstream, downstreamToxics);
     client.on('data', this.up.onData).on('end', this.up.onEnd);
     upstream.on('data', this.down.onData).on('end', this.down.onEnd);
+    if (this.#clientEndedEarly) this.up.onEnd();
   }
 
   link(stream: Stream): Link | undefined {

@@ -127,3 +127,25 @@ describe('link: live toxic changes on a busy stream', () => {
     assert.equal(fx.proxy.toxics.size, 0, 'the toxic outlived its TTL');
   });
 });
+
+describe('connection lifecycle', () => {
+  it('a client that closes while the upstream dial is in flight leaves no connection behind', async () => {
+    const fx = await proxiedEcho('early');
+    try {
+      const { connect } = await import('node:net');
+      for (let i = 0; i < 50; i++) {
+        const c = connect(fx.proxy.port, '127.0.0.1');
+        c.on('connect', () => c.destroy());
+        c.on('error', () => {});
+      }
+      const deadline = Date.now() + 5000;
+      while ((fx.proxy.connections.size > 0 || fx.echo.sockets.size > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(fx.proxy.connections.size, 0, 'proxied connections left open');
+      assert.equal(fx.echo.sockets.size, 0, 'upstream sockets left open');
+    } finally {
+      await fx.close();
+    }
+  });
+});

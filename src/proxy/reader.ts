@@ -22,8 +22,10 @@ export function lendingReader(consume: (view: Buffer) => boolean): OnReadOpts {
     callback(bytes: number, lent: Uint8Array): boolean {
       const view = Buffer.from(lent.buffer, lent.byteOffset, bytes);
       const kept = consume(view);
-      const filled = bytes === lent.length;
-      if (kept || filled) buffer = Buffer.allocUnsafe(filled ? Math.min(lent.length * 4, MAX_BYTES) : lent.length);
+      // Grow while reads fill the buffer; once at the maximum, keep reusing it (a fresh 1 MiB per read would cost
+      // a page fault per 4 KiB: that was the main cost of a bulk transfer).
+      const grow = bytes === lent.length && lent.length < MAX_BYTES;
+      if (kept || grow) buffer = Buffer.allocUnsafe(grow ? Math.min(lent.length * 4, MAX_BYTES) : lent.length);
       return true;
     },
   };

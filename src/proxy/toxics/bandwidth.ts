@@ -4,7 +4,6 @@
  * one, so timer overshoot does not accumulate into a lower rate. `rate: 0` holds data forever: a black hole
  * that toxiproxy users rely on, which removing or updating the toxic still ends at once.
  */
-import { now } from '../../core/clock.ts';
 import { isMarker } from '../chunk.ts';
 import { INTERRUPTED } from '../stub.ts';
 import { defineToxic, int } from '../toxic.ts';
@@ -38,7 +37,8 @@ export const bandwidth = defineToxic({
       while (data.length > 0) {
         const slice = data.length > sliceBytes ? data.subarray(0, sliceBytes) : data;
         data = data.subarray(slice.length);
-        const due = Math.max(now(), stub.state.nextFree) + slice.length / rate;
+        // From the chunk's arrival, not from now: a timer that fires late must not push every later slice back.
+        const due = Math.max(item.t, stub.state.nextFree) + slice.length / rate;
         stub.state.nextFree = due;
         if (!(await stub.sleepUntil(due))) {
           // Interrupted mid-chunk: flush the rest now, undelayed, and let the restarted toxic take over.
