@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readBytes } from '../../test/helpers/net.ts';
+import { readBytes, waitFor } from '../../test/helpers/net.ts';
 import { proxiedEcho, type ProxiedEcho } from '../../test/helpers/proxy.ts';
 
 /** A deterministic byte pattern that makes any loss, duplication or reordering visible. */
@@ -133,12 +133,17 @@ describe('connection lifecycle', () => {
     const fx = await proxiedEcho('early');
     try {
       const { connect } = await import('node:net');
+      const closed: Promise<unknown>[] = [];
       for (let i = 0; i < 50; i++) {
         const c = connect(fx.proxy.port, '127.0.0.1');
         c.on('connect', () => c.destroy());
         c.on('error', () => {});
+        closed.push(new Promise((r) => c.once('close', r)));
       }
-      const deadline = Date.now() + 5000;
+      await Promise.all(closed);
+      await waitFor(() => fx.proxy.connectionsTotal === 50, 'the proxy to accept all 50 clients');
+      await waitFor(() => fx.echo.sockets.size > 0 || fx.proxy.connections.size === 0, 'upstream dials');
+      const deadline = Date.now() + 3000;
       while ((fx.proxy.connections.size > 0 || fx.echo.sockets.size > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
