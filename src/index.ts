@@ -27,3 +27,12 @@ export { stopLab, labStatus, type LabStatus, type DownResult } from './superviso
 export { labTopology, LAB_SERVICES, DEFAULT_BASE_PORT, type ServiceSpec, type ServiceRow } from './supervisor/topology.ts';
 export { ProcessManager, type ServiceStatus, type ServiceState } from './supervisor/process-manager.ts';
 export { labToken, signToken } from './supervisor/token.ts';
+export { parseExposition, type Sample, type Exposition } from './metrics/exposition.ts';
+export { SeriesStore, type Series, type LabelMatch } from './metrics/store.ts';
+export { Scraper, type ScrapeTarget, type ScraperOptions } from './metrics/scraper.ts';
+export { histogramQuantile, increase, rate, ratio, windowHistogram, type Bucket } from './metrics/sli.ts';
+export { loadExperiment, loadExperiments, parseExperiment, type Experiment, type SliSpec } from './runner/schema.ts';
+export { runExperiment, type RunOptions, type Progress } from './runner/run.ts';
+export { computeVerdict, mttrSeconds, timeToDetect, type Verdict, type Marks, type Result } from './runner/evaluate.ts';
+export { readRun, rejudge, writeReports, type RunRecord } from './runner/record.ts';
+export { REPORTS } from './runner/reports/index.ts';

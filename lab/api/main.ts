@@ -3,7 +3,8 @@
  * spreads requests round-robin over the orders instances it is given (LAB_ORDERS_<n>_URL, each a fault proxy).
  * An instance is taken out of rotation passively (a call that got no response ejects it for a while, longer
  * each time in a row) and actively (a /readyz probe every second; unhealthy until it answers again).
- * Naive by default: a request that fails is not retried elsewhere, and calls have no timeout.
+ * Naive by default: a request that fails is not retried elsewhere, and calls have no timeout; each mitigation
+ * is a switch (LAB_MITIGATIONS, or live via POST /__lab/mitigations — see lab/README.md).
  *
  *   client ─▶ auth ─▶ validate ─▶ pick instance (healthy, not ejected; all if none) ─▶ forward ─▶ answer
  */
@@ -13,6 +14,10 @@ import { env, envNumber, serviceAddress } from '../common/config.ts';
 import { call, createAgent, createService, HttpError, parseId, readJsonObject, serve, type CallResult, type Reply } from '../common/http.ts';
 import { verifyToken, TokenError } from '../common/jwt.ts';
 import { LabMetrics, outcomeOf } from '../common/metrics.ts';
+// ── mitigations (switches; all off by default) ──
+import type { Deadline } from '../common/deadline.ts';
+import type { Pool } from '../common/mitigations-metrics.ts';
+import { isTimeout, Resilience } from '../common/mitigations-runtime.ts';
 
 const { name, host, port } = serviceAddress();
 const metrics = new LabMetrics(name);
@@ -25,6 +30,8 @@ interface Upstream {
   name: string;
   url: string;
   agent: ReturnType<typeof createAgent>;
+  /** With bulkheads on, writes use their own socket pool, so slow writes cannot queue reads behind them. */
+  writeAgent: ReturnType<typeof createAgent>;
   /** Active health: false after a failed /readyz probe, true after a good one. */
   healthy: boolean;
   /** Passive: out of rotation until this monotonic time. */
@@ -40,12 +47,15 @@ const upstreams: Upstream[] = Object.entries(process.env)
     name: `orders-${/\d+/.exec(k)![0]}`,
     url: v!,
     agent: createAgent(),
+    writeAgent: createAgent(),
     healthy: true,
     ejectedUntil: 0,
     streak: 0,
   }));
 if (upstreams.length === 0) throw new Error('api: no LAB_ORDERS_<n>_URL in the environment');
 for (const u of upstreams) metrics.watchAgent(u.name, u.agent);
+for (const u of upstreams) metrics.watchAgent(`${u.name}-write`, u.writeAgent);
+const resilience = new Resilience(metrics.registry, { dependencies: ['orders'] });
 
 new client.Gauge({
   name: 'lab_upstream_available',
@@ -104,7 +114,8 @@ function authenticate(req: IncomingMessage): void {
     if (header === undefined || header === '') throw new TokenError('missing');
     const match = /^Bearer ([^\s]+)$/i.exec(header);
     if (!match) throw new TokenError('malformed');
-    verifyToken(match[1], secret, Date.now() / 1000, LEEWAY_S);
+    const skew = resilience.current.clock_skew;
+    verifyToken(match[1], secret, Date.now() / 1000, skew.enabled ? skew.leeway_s : LEEWAY_S);
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
     authFailures.inc({ reason: err.reason });
@@ -112,24 +123,70 @@ function authenticate(req: IncomingMessage): void {
   }
 }
 
-const PASSED_HEADERS = ['x-lab-source', 'x-lab-instance', 'idempotent-replayed'];
+const PASSED_HEADERS = ['x-lab-source', 'x-lab-instance', 'idempotent-replayed', 'x-lab-degraded', 'x-lab-stale'];
 
-async function forward(method: string, path: string, body: string | undefined, headers: Record<string, string>): Promise<Reply> {
-  const u = pick();
+/** An orders instance refused before doing any work (shed, bulkhead full): safe and useful to try another. */
+class RefusedAnswer extends Error {
+  constructor(
+    readonly u: Upstream,
+    readonly res: CallResult,
+  ) {
+    super(`${u.name} answered ${res.status}`);
+  }
+}
+
+/** No response from an instance; a timeout is not the instance's fault (it is likely waiting on payments). */
+class NoResponse extends Error {
+  constructor(
+    readonly u: Upstream,
+    override readonly cause: unknown,
+  ) {
+    super(`${u.name} gave no response (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`);
+  }
+}
+
+/**
+ * Forwards to one instance; with retries on, a refused or unanswered request is tried on another instance.
+ * Both routes are safe to repeat: GET is idempotent and POST /orders carries the client's idempotency key,
+ * which orders dedupes on (and derives the payments key from), so a retried POST never makes a second charge.
+ */
+async function forward(method: string, path: string, body: string | undefined, headers: Record<string, string>, deadline: Deadline, pool: Pool): Promise<Reply> {
+  const bulkheads = resilience.current.bulkheads.enabled;
+  const once = async (timeoutMs: number | undefined): Promise<{ u: Upstream; res: CallResult }> => {
+    const u = pick();
+    const agent = bulkheads && pool === 'write' ? u.writeAgent : u.agent;
+    let res: CallResult;
+    try {
+      res = await metrics.timeDependency(
+        u.name,
+        method === 'POST' ? 'create_order' : 'get_order',
+        () => call(agent, u.url, method, path, body, { ...headers, ...deadline.header() }, timeoutMs),
+        (r) => outcomeOf(r.status),
+      );
+    } catch (err) {
+      routed.inc({ upstream: u.name, outcome: 'error' });
+      if (!isTimeout(err)) eject(u);
+      throw new NoResponse(u, err);
+    }
+    routed.inc({ upstream: u.name, outcome: outcomeOf(res.status) });
+    u.streak = 0;
+    if (res.status === 503 && resilience.current.retries.enabled) throw new RefusedAnswer(u, res);
+    return { u, res };
+  };
+  let u: Upstream;
   let res: CallResult;
   try {
-    res = await metrics.timeDependency(u.name, method === 'POST' ? 'create_order' : 'get_order', () => call(u.agent, u.url, method, path, body, headers), (r) =>
-      outcomeOf(r.status),
-    );
+    ({ u, res } = await resilience.guard('orders', deadline, once, {
+      timeout: 'upstream_ms',
+      retryable: (err) => err instanceof RefusedAnswer || (err instanceof NoResponse && !isTimeout(err.cause)),
+    }));
   } catch (err) {
-    routed.inc({ upstream: u.name, outcome: 'error' });
-    eject(u);
-    throw new HttpError(502, 'UPSTREAM_FAILED', `${u.name} gave no response (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
-      upstream: u.name,
-    });
+    if (err instanceof RefusedAnswer) ({ u, res } = err);
+    else if (err instanceof NoResponse && isTimeout(err.cause)) {
+      throw new HttpError(504, 'UPSTREAM_TIMEOUT', err.message, { upstream: err.u.name });
+    } else if (err instanceof NoResponse) throw new HttpError(502, 'UPSTREAM_FAILED', err.message, { upstream: err.u.name });
+    else throw err;
   }
-  routed.inc({ upstream: u.name, outcome: outcomeOf(res.status) });
-  u.streak = 0;
   let parsed: unknown;
   try {
     parsed = JSON.parse(res.text);
@@ -137,6 +194,7 @@ async function forward(method: string, path: string, body: string | undefined, h
     throw new HttpError(502, 'UPSTREAM_BAD_RESPONSE', `${u.name} answered ${res.status} without JSON`, { upstream: u.name });
   }
   const out: Record<string, string> = { 'x-lab-upstream': u.name };
+  if (res.status === 503 && typeof res.headers['retry-after'] === 'string') out['retry-after'] = res.headers['retry-after'];
   for (const h of PASSED_HEADERS) {
     const v = res.headers[h];
     if (typeof v === 'string') out[h] = v;
@@ -146,9 +204,10 @@ async function forward(method: string, path: string, body: string | undefined, h
 
 async function postOrder(req: IncomingMessage): Promise<Reply> {
   authenticate(req);
+  const deadline = resilience.deadline(req);
   // Parse here so malformed or oversized bodies are refused at the edge; orders validates the fields.
   const body = await readJsonObject(req);
-  return forward('POST', '/orders', JSON.stringify(body), {});
+  return forward('POST', '/orders', JSON.stringify(body), {}, deadline, 'write');
 }
 
 async function getOrder(req: IncomingMessage, [raw]: string[]): Promise<Reply> {
@@ -156,7 +215,7 @@ async function getOrder(req: IncomingMessage, [raw]: string[]): Promise<Reply> {
   req.resume();
   const id = parseId(raw);
   const cc = req.headers['cache-control'];
-  return forward('GET', `/orders/${id}`, undefined, typeof cc === 'string' ? { 'cache-control': cc } : {});
+  return forward('GET', `/orders/${id}`, undefined, typeof cc === 'string' ? { 'cache-control': cc } : {}, resilience.deadline(req), 'read');
 }
 
 /** Active health checks: probes have a timeout (they are the checker, not the request path). */
@@ -188,8 +247,9 @@ const server = createService({
   metrics,
   ready: () => upstreams.some((u) => available(u, performance.now())),
   routes: [
-    { method: 'POST', pattern: /^\/orders$/, label: '/orders', handler: postOrder },
-    { method: 'GET', pattern: /^\/orders\/([^/]*)$/, label: '/orders/:id', handler: getOrder },
+    { method: 'POST', pattern: /^\/orders$/, label: '/orders', handler: resilience.admit('write', postOrder) },
+    { method: 'GET', pattern: /^\/orders\/([^/]*)$/, label: '/orders/:id', handler: resilience.admit('read', getOrder) },
+    ...resilience.routes(),
   ],
 });
 const stopChecks = startHealthChecks();

@@ -6,6 +6,7 @@
  *   request ─▶ match route (404/405) ─▶ handler ─▶ JSON reply   (in-flight gauge + latency histogram around it)
  */
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { checkExceptionBody, FaultHooks } from './fault-hooks.ts';
 import type { LabMetrics } from './metrics.ts';
 
 /** A refusal with its HTTP status and a stable code; anything else thrown by a handler is a 500. */
@@ -47,8 +48,10 @@ export interface ServiceOptions {
 /** Builds the service's HTTP server (not yet listening) with /healthz, /readyz and /metrics added. */
 export function createService(options: ServiceOptions): Server {
   const { metrics } = options;
+  const hooks = new FaultHooks(metrics.registry, () => routes.map((r) => r.label));
   const routes: Route[] = [
     ...options.routes,
+    ...hooks.routes(readJsonObject),
     { method: 'GET', pattern: /^\/healthz$/, label: '/healthz', handler: () => ({ status: 200, body: { status: 'ok' } }) },
     {
       method: 'GET',
@@ -85,6 +88,7 @@ export function createService(options: ServiceOptions): Server {
             ? { status: 405, body: { error: `method ${method} not allowed on ${path}`, code: 'METHOD_NOT_ALLOWED' } }
             : { status: 404, body: { error: `no route ${path}`, code: 'ROUTE_NOT_FOUND' } };
       } else {
+        hooks.check(route.label, req);
         reply = await route.handler(req, route.pattern.exec(path)!.slice(1));
       }
     } catch (err) {
@@ -146,6 +150,7 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new HttpError(400, 'BAD_REQUEST_BODY', 'request body must be a JSON object');
   }
+  checkExceptionBody(req, value as Record<string, unknown>);
   return value as Record<string, unknown>;
 }
 

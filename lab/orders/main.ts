@@ -1,6 +1,7 @@
 /**
  * `orders` (run twice: orders-1, orders-2). The write path inserts on the primary and calls payments; the read
- * path is cache-aside: Redis, then the replica. Naive by default: no timeouts, no retries, no breaker.
+ * path is cache-aside: Redis, then the replica. Naive by default: no timeouts, no retries, no breaker; each
+ * mitigation is a switch (LAB_MITIGATIONS, or live via POST /__lab/mitigations — see lab/README.md).
  *
  *   POST /orders ─▶ primary: INSERT order + queue row (one statement) ─▶ payments /charge ─▶ primary: settle
  *                   (payments failed ─▶ 502, the order stays payment_pending and the worker settles it later)
@@ -15,6 +16,12 @@ import { createPool, orderJson, type OrderRow, type OrderStatus } from '../commo
 import { call, createAgent, createService, HttpError, invalid, parseId, readJsonObject, serve, type Issue, type Reply } from '../common/http.ts';
 import { LabMetrics, outcomeOf } from '../common/metrics.ts';
 import { watchReplication } from '../common/replication.ts';
+// ── mitigations (switches; all off by default) ──
+import { DependencyError } from '../common/breaker.ts';
+import type { Deadline } from '../common/deadline.ts';
+import { pendingReply, ReplicaLag } from '../common/degrade.ts';
+import { Resilience } from '../common/mitigations-runtime.ts';
+import { within } from '../common/timeouts.ts';
 
 const { name, host, port } = serviceAddress();
 const metrics = new LabMetrics(name);
@@ -32,16 +39,24 @@ metrics.watchPgPool('primary', primary);
 metrics.watchPgPool('replica', replica);
 metrics.watchAgent('payments', paymentsAgent);
 const stopReplication = watchReplication(env('LAB_POSTGRES_PRIMARY_URL'), metrics.registry);
+const resilience = new Resilience(metrics.registry, {
+  dependencies: ['payments', 'postgres-primary', 'postgres-replica', 'redis'],
+  breakers: ['payments'],
+});
+const replicaLag = new ReplicaLag(metrics.registry);
+/** A PostgreSQL call under the request's deadline (a plain call when timeouts are off). */
+const pgCall = <T>(deadline: Deadline, dependency: 'postgres-primary' | 'postgres-replica', step: string, fn: () => Promise<T>): Promise<T> =>
+  within(resilience.timeout('postgres_ms', deadline, step), dependency, fn, () => resilience.metrics.timeouts.inc({ dependency }));
 
 const reads = new client.Counter({
   name: 'lab_order_reads_total',
-  help: 'GET /orders/{id} answers by the source that served them (cache, replica) or not_found.',
+  help: 'GET /orders/{id} answers by the source that served them (cache, replica, primary when the replica lags) or not_found.',
   labelNames: ['source'] as const,
   registers: [metrics.registry],
 });
 const writes = new client.Counter({
   name: 'lab_order_writes_total',
-  help: 'POST /orders outcomes: the order status, or replayed for a known idempotency key.',
+  help: 'POST /orders outcomes: the order status (payment_pending when degraded), payment_failed, or replayed for a known idempotency key.',
   labelNames: ['result'] as const,
   registers: [metrics.registry],
 });
@@ -80,10 +95,10 @@ function parseOrder(body: Record<string, unknown>): NewOrder {
 }
 
 /** Inserts the order and its queue row in one statement: both or neither. Returns undefined on a known key. */
-async function insertOrder(order: NewOrder): Promise<number | undefined> {
+async function insertOrder(order: NewOrder, deadline: Deadline): Promise<number | undefined> {
   const visibleAt = new Date(Date.now() + QUEUE_GRACE_MS);
   const { rows } = await metrics.timeDependency('postgres-primary', 'insert_order', () =>
-    primary.query<{ id: number }>(
+    pgCall(deadline, 'postgres-primary', 'insert_order', () => primary.query<{ id: number }>(
       `WITH ins AS (
          INSERT INTO orders (customer_id, amount_cents, idempotency_key, status)
          VALUES ($1, $2, $3, 'payment_pending')
@@ -92,18 +107,26 @@ async function insertOrder(order: NewOrder): Promise<number | undefined> {
        q AS (INSERT INTO payment_queue (order_id, visible_at) SELECT id, $4 FROM ins RETURNING order_id)
        SELECT id FROM ins`,
       [order.customer_id, order.amount_cents, order.idempotency_key, visibleAt],
-    ),
+    )),
   );
   return rows[0]?.id;
 }
 
 /** Charges payments for an order; resolves with the settled status, or undefined when payments failed. */
-async function chargeOrder(id: number, amount: number): Promise<OrderStatus | undefined> {
+async function chargeOrder(id: number, amount: number, deadline: Deadline): Promise<OrderStatus | undefined> {
+  // The key is derived from the order, which the client's idempotency key made unique: a retried POST, a retried
+  // charge and the worker's charge all carry the same key, so payments charges it once.
   const body = JSON.stringify({ idempotency_key: `order-${id}`, amount_cents: amount, order_id: id });
-  try {
-    const res = await metrics.timeDependency('payments', 'charge', () => call(paymentsAgent, paymentsUrl, 'POST', '/charge', body), (r) =>
+  const once = async (timeoutMs: number | undefined) => {
+    const r = await metrics.timeDependency('payments', 'charge', () => call(paymentsAgent, paymentsUrl, 'POST', '/charge', body, {}, timeoutMs), (r) =>
       r.status === 402 ? 'ok' : outcomeOf(r.status),
     );
+    // A 5xx is a failure for the breaker and the retry policy (a naive caller just sees "not paid").
+    if (r.status >= 500) throw new DependencyError('payments', `payments answered ${r.status}`, r.status);
+    return r;
+  };
+  try {
+    const res = await resilience.guard('payments', deadline, once, { timeout: 'payments_ms', breaker: true, retryable: retryableCharge });
     if (res.status === 200 || res.status === 201) return 'paid';
     if (res.status === 402) return 'declined';
     return undefined;
@@ -112,22 +135,47 @@ async function chargeOrder(id: number, amount: number): Promise<OrderStatus | un
   }
 }
 
-async function settle(id: number, status: OrderStatus): Promise<void> {
+/**
+ * Which failed charges are worth repeating: answered 5xx or refused/reset before an answer. Not a timeout —
+ * a slow payments is made slower by more calls (and the order is settled later anyway).
+ */
+function retryableCharge(err: unknown): boolean {
+  if (err instanceof DependencyError) return true;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+async function settle(id: number, status: OrderStatus, deadline: Deadline): Promise<void> {
   await metrics.timeDependency('postgres-primary', 'settle_order', () =>
-    primary.query(
+    pgCall(deadline, 'postgres-primary', 'settle_order', () => primary.query(
       `WITH u AS (UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'payment_pending' RETURNING id)
        DELETE FROM payment_queue WHERE order_id = $1`,
       [id, status],
-    ),
+    )),
   );
 }
 
+/** Degraded answer: the order stays payment_pending and becomes visible to the worker now, not after the grace. */
+async function acceptPending(id: number, reason: string, deadline: Deadline): Promise<Reply> {
+  try {
+    await pgCall(deadline, 'postgres-primary', 'release_to_worker', () => primary.query('UPDATE payment_queue SET visible_at = now() WHERE order_id = $1', [id]));
+  } catch {
+    // The worker still picks it up after the grace period.
+  }
+  resilience.metrics.fallbacks.inc({ kind: 'payment_pending' });
+  writes.inc({ result: 'payment_pending' });
+  return pendingReply(id, reason);
+}
+
 async function createOrder(req: IncomingMessage): Promise<Reply> {
+  const deadline = resilience.deadline(req);
   const order = parseOrder(await readJsonObject(req));
-  const id = await insertOrder(order);
+  const id = await insertOrder(order, deadline);
   if (id === undefined) {
     // The key is known: answer with that order, never a second one.
-    const { rows } = await primary.query<OrderRow>('SELECT * FROM orders WHERE idempotency_key = $1', [order.idempotency_key]);
+    const { rows } = await pgCall(deadline, 'postgres-primary', 'select_by_key', () =>
+      primary.query<OrderRow>('SELECT * FROM orders WHERE idempotency_key = $1', [order.idempotency_key]),
+    );
     const existing = rows[0];
     if (existing === undefined) throw new HttpError(409, 'CONFLICT', 'idempotency key in flight; retry');
     if (existing.customer_id !== order.customer_id || existing.amount_cents !== order.amount_cents) {
@@ -136,7 +184,10 @@ async function createOrder(req: IncomingMessage): Promise<Reply> {
     writes.inc({ result: 'replayed' });
     return { status: 200, body: { id: existing.id, status: existing.status }, headers: { 'idempotent-replayed': 'true' } };
   }
-  const status = await chargeOrder(id, order.amount_cents);
+  const status = await chargeOrder(id, order.amount_cents, deadline);
+  if (status === undefined && resilience.current.degrade.enabled) {
+    return acceptPending(id, resilience.breakerOpen('payments') ? 'breaker_open' : 'payments_failed', deadline);
+  }
   if (status === undefined) {
     writes.inc({ result: 'payment_failed' });
     throw new HttpError(502, 'PAYMENT_FAILED', 'payments failed; the order stays payment_pending and is settled later', {
@@ -144,20 +195,23 @@ async function createOrder(req: IncomingMessage): Promise<Reply> {
       status: 'payment_pending',
     });
   }
-  await settle(id, status);
+  await settle(id, status, deadline);
   writes.inc({ result: status });
   return { status: 201, body: { id, status } };
 }
 
 async function readOrder(req: IncomingMessage, [raw]: string[]): Promise<Reply> {
   const id = parseId(raw);
+  const deadline = resilience.deadline(req);
   const key = `order:${id}`;
   const bypass = /no-cache/i.test(String(req.headers['cache-control'] ?? ''));
   if (bypass) metrics.cacheRequests.inc({ result: 'bypass' });
   else {
     let cached: string | null = null;
     try {
-      cached = await metrics.timeDependency('redis', 'get', () => redis.get(key));
+      cached = await metrics.timeDependency('redis', 'get', () =>
+        within(resilience.timeout('redis_ms', deadline, 'cache_get'), 'redis', () => redis.get(key), () => resilience.metrics.timeouts.inc({ dependency: 'redis' })),
+      );
       metrics.cacheRequests.inc({ result: cached === null ? 'miss' : 'hit' });
     } catch {
       metrics.cacheRequests.inc({ result: 'error' });
@@ -167,9 +221,16 @@ async function readOrder(req: IncomingMessage, [raw]: string[]): Promise<Reply> 
       return { status: 200, body: JSON.parse(cached), headers: { 'x-lab-source': 'cache', 'x-lab-instance': name } };
     }
   }
-  const { rows } = await metrics.timeDependency('postgres-replica', 'select_order', () =>
-    replica.query<OrderRow>('SELECT id, customer_id, amount_cents, status, created_at FROM orders WHERE id = $1', [id]),
+  // Replica-lag-aware: too far behind, read the primary (or mark the answer possibly stale).
+  const plan = replicaLag.plan(resilience.current.replica_lag);
+  const source = plan === 'primary' ? 'primary' : 'replica';
+  const { rows } = await metrics.timeDependency(`postgres-${source}`, 'select_order', () =>
+    pgCall(deadline, `postgres-${source}`, 'select_order', () =>
+      (plan === 'primary' ? primary : replica).query<OrderRow>('SELECT id, customer_id, amount_cents, status, created_at FROM orders WHERE id = $1', [id]),
+    ),
   );
+  if (plan !== 'replica') resilience.metrics.fallbacks.inc({ kind: plan === 'primary' ? 'primary_read' : 'stale_read' });
+  const lagHeaders: Record<string, string> = plan === 'replica_marked' ? { 'x-lab-stale': 'possibly' } : {};
   if (rows.length === 0) {
     reads.inc({ source: 'not_found' });
     throw new HttpError(404, 'ORDER_NOT_FOUND', `no order ${id}`);
@@ -179,8 +240,8 @@ async function readOrder(req: IncomingMessage, [raw]: string[]): Promise<Reply> 
   if (!bypass) {
     metrics.timeDependency('redis', 'set', () => redis.set(key, JSON.stringify(body), 'PX', CACHE_TTL_MS)).catch(() => {});
   }
-  reads.inc({ source: 'replica' });
-  return { status: 200, body, headers: { 'x-lab-source': 'replica', 'x-lab-instance': name } };
+  reads.inc({ source });
+  return { status: 200, body, headers: { 'x-lab-source': source, 'x-lab-instance': name, ...lagHeaders } };
 }
 
 let ready = false;
@@ -188,13 +249,15 @@ const server = createService({
   metrics,
   ready: () => ready,
   routes: [
-    { method: 'POST', pattern: /^\/orders$/, label: '/orders', handler: createOrder },
-    { method: 'GET', pattern: /^\/orders\/([^/]*)$/, label: '/orders/:id', handler: readOrder },
+    { method: 'POST', pattern: /^\/orders$/, label: '/orders', handler: resilience.admit('write', createOrder) },
+    { method: 'GET', pattern: /^\/orders\/([^/]*)$/, label: '/orders/:id', handler: resilience.admit('read', readOrder) },
+    ...resilience.routes(),
   ],
 });
 
 await serve(server, host, port, async () => {
   stopReplication();
+  replicaLag.stop();
   redis.disconnect();
   await Promise.allSettled([primary.end(), replica.end()]);
 });

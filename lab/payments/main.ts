@@ -22,6 +22,8 @@ interface Control {
   jitter_ms: number;
   /** Fraction of charges answered 503, in [0, 1]. */
   error_rate: number;
+  /** Status of those injected errors (a 5xx). */
+  error_status: number;
   /** normal; timeout = answer 504 after timeout_ms; hang = never answer. */
   mode: 'normal' | 'timeout' | 'hang';
   timeout_ms: number;
@@ -31,6 +33,7 @@ const DEFAULTS: Control = {
   latency_ms: envNumber('LAB_PAYMENTS_LATENCY_MS', 40),
   jitter_ms: envNumber('LAB_PAYMENTS_JITTER_MS', 8),
   error_rate: 0,
+  error_status: 503,
   mode: 'normal',
   timeout_ms: 30_000,
 };
@@ -121,7 +124,7 @@ async function charge(req: IncomingMessage): Promise<Reply> {
   await wait(delayMs(), req);
   if (Math.random() < control.error_rate) {
     chargesTotal.inc({ result: 'injected_error' });
-    throw new HttpError(503, 'PAYMENTS_UNAVAILABLE', 'payment provider unavailable (injected)');
+    throw new HttpError(control.error_status, 'PAYMENTS_UNAVAILABLE', 'payment provider unavailable (injected)');
   }
   const existing = charges.get(key);
   if (existing) {
@@ -149,7 +152,7 @@ async function charge(req: IncomingMessage): Promise<Reply> {
 function parseControl(body: Record<string, unknown>): Partial<Control> {
   const issues: Issue[] = [];
   const out: Partial<Control> = {};
-  const known = new Set(['latency_ms', 'jitter_ms', 'error_rate', 'mode', 'timeout_ms']);
+  const known = new Set(['latency_ms', 'jitter_ms', 'error_rate', 'error_status', 'mode', 'timeout_ms']);
   for (const k of Object.keys(body)) if (!known.has(k)) issues.push({ path: k, message: `unknown field (known: ${[...known].join(', ')})` });
   for (const k of ['latency_ms', 'jitter_ms', 'timeout_ms'] as const) {
     const v = body[k];
@@ -161,6 +164,11 @@ function parseControl(body: Record<string, unknown>): Partial<Control> {
     const v = body.error_rate;
     if (typeof v !== 'number' || !(v >= 0 && v <= 1)) issues.push({ path: 'error_rate', message: 'number in [0, 1]' });
     else out.error_rate = v;
+  }
+  if (body.error_status !== undefined) {
+    const v = body.error_status;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 500 || v > 599) issues.push({ path: 'error_status', message: 'integer in [500, 599]' });
+    else out.error_status = v;
   }
   if (body.mode !== undefined) {
     if (body.mode !== 'normal' && body.mode !== 'timeout' && body.mode !== 'hang') issues.push({ path: 'mode', message: 'one of normal, timeout, hang' });

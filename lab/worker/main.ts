@@ -8,6 +8,10 @@
  *   loop: claim ≤ BATCH visible, unleased-or-expired rows ─▶ per row: order still pending?
  *           no ─▶ delete row │ yes ─▶ payments /charge ─ok─▶ settle + delete (own token)
  *                                                       └fail─▶ release lease, visible again after RETRY_MS
+ *
+ * Mitigation switches (lab/README.md): timeouts on payments and PostgreSQL calls, and a breaker on payments —
+ * while it is open rows are released without calling, and a half-open probe finds out when payments is back.
+ * No synchronous retries here: the queue is the retry.
  */
 import { randomUUID } from 'node:crypto';
 import client from 'prom-client';
@@ -15,6 +19,11 @@ import { env, envNumber, serviceAddress } from '../common/config.ts';
 import { createPool, type OrderRow } from '../common/db.ts';
 import { call, createAgent, createService, serve } from '../common/http.ts';
 import { LabMetrics, outcomeOf } from '../common/metrics.ts';
+// ── mitigations (switches; all off by default) ──
+import { DependencyError } from '../common/breaker.ts';
+import { Deadline } from '../common/deadline.ts';
+import { Resilience } from '../common/mitigations-runtime.ts';
+import { within } from '../common/timeouts.ts';
 
 const { name, host, port } = serviceAddress();
 const metrics = new LabMetrics(name);
@@ -28,6 +37,11 @@ const paymentsUrl = env('LAB_PAYMENTS_URL');
 const agent = createAgent(BATCH);
 metrics.watchPgPool('primary', db);
 metrics.watchAgent('payments', agent);
+const resilience = new Resilience(metrics.registry, { dependencies: ['payments', 'postgres-primary'], breakers: ['payments'] });
+/** The worker has no caller waiting: each call gets its own timeout (when on), no request deadline. */
+const NO_DEADLINE = Deadline.none();
+const pgCall = <T>(step: string, fn: () => Promise<T>): Promise<T> =>
+  within(resilience.timeout('postgres_ms', NO_DEADLINE, step), 'postgres-primary', fn, () => resilience.metrics.timeouts.inc({ dependency: 'postgres-primary' }));
 
 const claimed = new client.Counter({
   name: 'lab_worker_claims_total',
@@ -61,7 +75,7 @@ interface Claim {
 async function claim(token: string): Promise<Claim[]> {
   const now = new Date();
   const { rows } = await metrics.timeDependency('postgres-primary', 'claim', () =>
-    db.query<Claim>(
+    pgCall('claim', () => db.query<Claim>(
       `WITH c AS (
          SELECT order_id, lease_until AS prev_lease FROM payment_queue
          WHERE visible_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
@@ -71,46 +85,53 @@ async function claim(token: string): Promise<Claim[]> {
        FROM c WHERE q.order_id = c.order_id
        RETURNING q.order_id, q.attempts, c.prev_lease`,
       [now, BATCH, token, new Date(now.getTime() + LEASE_MS)],
-    ),
+    )),
   );
   return rows;
 }
 
 async function processRow(row: Claim, token: string): Promise<void> {
   claimed.inc({ kind: row.prev_lease === null ? 'first' : 'reclaim' });
-  const { rows } = await db.query<OrderRow>('SELECT id, amount_cents, status FROM orders WHERE id = $1', [row.order_id]);
+  const { rows } = await pgCall('select_order', () => db.query<OrderRow>('SELECT id, amount_cents, status FROM orders WHERE id = $1', [row.order_id]));
   const order = rows[0];
   if (order === undefined || order.status !== 'payment_pending') {
-    await db.query('DELETE FROM payment_queue WHERE order_id = $1 AND lease_token = $2', [row.order_id, token]);
+    await pgCall('delete_row', () => db.query('DELETE FROM payment_queue WHERE order_id = $1 AND lease_token = $2', [row.order_id, token]));
     settled.inc({ result: 'already_settled' });
     return;
   }
   const body = JSON.stringify({ idempotency_key: `order-${order.id}`, amount_cents: order.amount_cents, order_id: order.id });
   let status: 'paid' | 'declined' | undefined;
   try {
-    const res = await metrics.timeDependency('payments', 'charge', () => call(agent, paymentsUrl, 'POST', '/charge', body), (r) =>
-      r.status === 402 ? 'ok' : outcomeOf(r.status),
-    );
+    const once = async (timeoutMs: number | undefined) => {
+      const r = await metrics.timeDependency('payments', 'charge', () => call(agent, paymentsUrl, 'POST', '/charge', body, {}, timeoutMs), (r) =>
+        r.status === 402 ? 'ok' : outcomeOf(r.status),
+      );
+      if (r.status >= 500) throw new DependencyError('payments', `payments answered ${r.status}`, r.status);
+      return r;
+    };
+    const res = await resilience.guard('payments', NO_DEADLINE, once, { timeout: 'payments_ms', breaker: true });
     status = res.status === 200 || res.status === 201 ? 'paid' : res.status === 402 ? 'declined' : undefined;
   } catch {
     status = undefined;
   }
   if (status === undefined) {
-    await db.query(
-      'UPDATE payment_queue SET lease_token = NULL, lease_until = NULL, visible_at = $3 WHERE order_id = $1 AND lease_token = $2',
-      [order.id, token, new Date(Date.now() + RETRY_MS)],
+    await pgCall('release_row', () =>
+      db.query(
+        'UPDATE payment_queue SET lease_token = NULL, lease_until = NULL, visible_at = $3 WHERE order_id = $1 AND lease_token = $2',
+        [order.id, token, new Date(Date.now() + RETRY_MS)],
+      ),
     );
     settled.inc({ result: 'payment_failed' });
     return;
   }
   // The status moves out of payment_pending once, whoever gets there first; the row goes only under our lease
   // (if the lease was lost meanwhile, the new holder finds the order settled and deletes it).
-  const { rows: done } = await db.query<{ deleted: number }>(
+  const { rows: done } = await pgCall('settle', () => db.query<{ deleted: number }>(
     `WITH u AS (UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'payment_pending' RETURNING id),
           d AS (DELETE FROM payment_queue WHERE order_id = $1 AND lease_token = $3 RETURNING order_id)
      SELECT count(*)::int AS deleted FROM d`,
     [order.id, status, token],
-  );
+  ));
   settled.inc({ result: done[0].deleted === 1 ? status : 'lease_lost' });
 }
 
@@ -124,7 +145,7 @@ async function loop(): Promise<void> {
       const token = randomUUID();
       const rows = await claim(token);
       await Promise.all(rows.map((r) => processRow(r, token).catch(() => loopErrors.inc())));
-      const { rows: count } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM payment_queue');
+      const { rows: count } = await pgCall('queue_depth', () => db.query<{ n: number }>('SELECT count(*)::int AS n FROM payment_queue'));
       depth.set(count[0].n);
       if (rows.length === BATCH) continue; // more may be waiting
     } catch {
@@ -137,7 +158,7 @@ async function loop(): Promise<void> {
   }
 }
 
-const server = createService({ metrics, ready: () => ready, routes: [] });
+const server = createService({ metrics, ready: () => ready, routes: [...resilience.routes()] });
 let looping: Promise<void> = Promise.resolve();
 await serve(server, host, port, async () => {
   running = false;

@@ -1,6 +1,7 @@
 /** Every CLI command, one file each; adding a command = one file + one line here. */
 import type { Command } from 'commander';
 import { registerDown } from './down.ts';
+import { registerDoctor } from './doctor.ts';
 import { registerFaults } from './faults.ts';
 import { registerInject } from './inject.ts';
 import { registerRevert } from './revert.ts';
@@ -12,6 +13,8 @@ import { registerProxy } from './proxy.ts';
 import { registerLoad } from './load.ts';
 import { registerBreakpoint } from './breakpoint.ts';
 import { registerToxics } from './toxics.ts';
+import { registerRun } from './run.ts';
+import { registerReport } from './report.ts';
 
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDemo,
@@ -24,6 +27,9 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerInject,
   registerRevert,
   registerFaults,
+  registerDoctor,
   registerLoad,
   registerBreakpoint,
+  registerRun,
+  registerReport,
 ];

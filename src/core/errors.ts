@@ -61,6 +61,7 @@ export const CATALOG = {
     hint: '`faultline status` shows it; `faultline down` stops it',
   },
   LAB_START_FAILED: { status: 500, message: 'the lab failed to start', hint: 'see the logs under <state-dir>/logs/' },
+  COMMAND_FAILED: { status: 500, message: 'an external command failed', hint: 'the controller log shows the command and its output' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof CATALOG;

@@ -24,6 +24,10 @@ export interface Target {
    * when it restarts the process, so process faults always act on the current one.
    */
   pidFile?: string;
+  /** Mount point of a size-bounded filesystem that holds the service's data (disk faults fill it). */
+  volume?: string;
+  /** The libfaketime offset file the process was started with (clock faults write it; "+0" = no skew). */
+  clockFile?: string;
 }
 
 export interface ApplyContext {
@@ -40,6 +44,11 @@ export interface Injector<P = Record<string, unknown>, H = unknown> {
   readonly params: z.ZodType<P>;
   /** Why this injector cannot act on the target (null when it can). */
   unsupported(target: Target): string | null;
+  /**
+   * Optional capability check that may touch the system (run a command, read /sys): why this type cannot work
+   * on this machine at all, or null when it can. `unsupported` stays the cheap per-target check.
+   */
+  probe?(): Promise<string | null>;
   /** The mechanism that will carry the fault on this target, as shown to users. */
   mechanism(target: Target): string;
   /** What apply will create, computed without side effects (deterministic from target, params and fault id). */

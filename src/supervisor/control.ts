@@ -16,6 +16,7 @@ import {
   type StatePaths,
 } from './state-dir.ts';
 import { Controller } from '../controller/controller.ts';
+import { unmountPgVolume } from './fault-surfaces.ts';
 import { LAB_SERVICES } from './topology.ts';
 
 /** status.json: the controller's latest view, rewritten on every change. */
@@ -107,10 +108,13 @@ export async function stopLab(stateDir: string, log: (line: string) => void = ()
     }
   }
   removePidRecord(paths, 'controller');
-  const leftovers = await cleanupLeftovers(paths, log);
   // A controller that died cannot have reverted its faults: the journal says which may still be in effect.
+  // Reverted first, so they end within moments of `down` rather than after every process has stopped.
   const faults = await Controller.open({ stateDir: paths.root, targets: [] });
   faults.close();
+  const leftovers = await cleanupLeftovers(paths, log);
+  // Only now: the faults were reverted on the still-mounted volume (a fill file must not hide inside the image).
+  await unmountPgVolume(paths, log);
   return { controller: controller ? 'stopped' : 'not running', leftovers };
 }
 

@@ -19,6 +19,7 @@ import { chaosToken } from '../controller/token.ts';
 import type { Target } from '../faults/injector.ts';
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
 import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } from './control.ts';
+import { kernelTargetFields, mountPgVolume, unmountPgVolume } from './fault-surfaces.ts';
 import { missingLabPrerequisites } from './launch.ts';
 import { ProcessManager } from './process-manager.ts';
 import {
@@ -39,6 +40,8 @@ export interface UpOptions {
   stateDir: string;
   /** Base of every lab port; default: the one this state dir used last, else 27000. */
   basePort?: number;
+  /** Mitigations for every lab service (preset name or JSON block; see lab/README.md); default: none. */
+  mitigations?: string;
   /** Progress lines (default: stdout). */
   log?: (line: string) => void;
 }
@@ -74,6 +77,10 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   ensureStateDir(paths);
   const running = controllerRecord(paths);
   if (running) throw new FaultlineError('LAB_ALREADY_RUNNING', `a lab controller (pid ${running.pid}) already runs on ${paths.root}`);
+  // Faults a dead controller left are reverted first, from the journal alone (each handle names what to undo),
+  // so they end within moments of `up`; the volume is mounted before, as a fill file left behind is on it.
+  await mountPgVolume(paths, log);
+  (await Controller.open({ stateDir: paths.root, targets: [] })).close();
   // A controller that was SIGKILLed leaves its children running: they hold the ports we are about to bind.
   const leftovers = await cleanupLeftovers(paths, log);
   if (leftovers > 0) log(`stopped ${leftovers} process(es) a previous controller left behind`);
@@ -91,7 +98,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   });
 
   const t0 = Date.now();
-  const specs = labTopology({ basePort, paths, secret: labSecret(paths, true)! });
+  const specs = labTopology({ basePort, paths, secret: labSecret(paths, true)!, mitigations: options.mitigations });
   const controllerUrl = `http://127.0.0.1:${controllerPort(basePort)}`;
   let phase: LabStatusFile['phase'] = 'starting';
   let error: string | null = null;
@@ -122,6 +129,8 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     await controller?.halt();
     controller?.close();
     await manager.stopAll();
+    // `down` leaves no mount behind; the image keeps the data for the next `up`.
+    await unmountPgVolume(paths, log).catch((err: Error) => log(`cannot unmount the postgres volume: ${err.message}`));
     await proxies?.close();
     phase = error ? 'failed' : 'stopped';
     writeStatus();
@@ -164,6 +173,7 @@ export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: stri
       ...(s.listenPort !== undefined ? { port: s.listenPort } : {}),
       ...(s.proxyPort !== undefined ? { proxy: { api: proxyApi, name: s.name } } : {}),
       ...(s.kind === 'node' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
+      ...kernelTargetFields(s, paths),
     }));
 }
 
@@ -212,6 +222,7 @@ export async function startDetached(options: UpOptions & { timeoutMs?: number })
   const fd = openSync(logFile, 'a');
   const args = [BIN, 'up', '--state-dir', paths.root];
   if (options.basePort !== undefined) args.push('--base-port', String(options.basePort));
+  if (options.mitigations !== undefined) args.push('--mitigations', options.mitigations);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);
   child.unref();

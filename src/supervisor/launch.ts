@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.ts';
-import { run } from './exec.ts';
+import { run } from '../core/exec.ts';
+import { faketimeEnv, primaryDataDir } from './fault-surfaces.ts';
 import { processStartTicks, type StatePaths } from './state-dir.ts';
 import { LAB_SERVICES, REPO_ROOT, type ServiceSpec } from './topology.ts';
 
@@ -61,8 +62,9 @@ export interface LaunchContext {
   log: (line: string) => void;
 }
 
+/** The primary's data lives on its size-bounded volume when `up` could mount one (see fault-surfaces.ts). */
 function dataDir(spec: ServiceSpec, paths: StatePaths): string {
-  return join(paths.pgDir, spec.kind === 'postgres-primary' ? 'primary' : 'replica');
+  return spec.kind === 'postgres-primary' ? primaryDataDir(paths) : join(paths.pgDir, 'replica');
 }
 
 function primaryPort(basePort: number): number {
@@ -84,6 +86,8 @@ export async function prepare(spec: ServiceSpec, ctx: LaunchContext): Promise<vo
   if (user) chownSync(dir, user.uid, user.gid);
   const bin = pgBinDir();
   if (spec.kind === 'postgres-primary') {
+    // A new primary has a new system identifier: a replica copied from the old one could never stream from it.
+    rmSync(join(ctx.paths.pgDir, 'replica'), { recursive: true, force: true });
     await run(join(bin, 'initdb'), ['-D', dir, '-U', 'lab', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], asPg);
   } else {
     await run(
@@ -130,7 +134,10 @@ export function launchFor(spec: ServiceSpec, ctx: LaunchContext): Launch {
       synchronous_commit: 'off',
       wal_level: 'replica',
       max_wal_senders: '5',
-      wal_keep_size: '256MB',
+      // Bounded so WAL alone cannot fill the primary's 256 MiB volume (disk_fill decides when it is full).
+      wal_keep_size: '64MB',
+      max_wal_size: '96MB',
+      min_wal_size: '32MB',
       hot_standby: 'on',
       hot_standby_feedback: 'on',
       shared_buffers: '64MB',
@@ -152,5 +159,7 @@ export function launchFor(spec: ServiceSpec, ctx: LaunchContext): Launch {
   }
   if (spec.entry === undefined) throw new FaultlineError('INTERNAL', `lab table: ${spec.name} has no entry point`);
   // tsx compiles the lab's TypeScript in memory, like bin/faultline does for the CLI.
-  return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, spec.entry)], env: baseEnv, cwd: REPO_ROOT };
+  // Node services start under libfaketime (when installed) so clock faults can skew them at run time.
+  const env = spec.kind === 'node' ? { ...baseEnv, ...faketimeEnv(ctx.paths, spec.name) } : baseEnv;
+  return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, spec.entry)], env, cwd: REPO_ROOT };
 }

@@ -8,6 +8,9 @@
  *   <state>/pids/<name>.json    one per live process: pid, process group, /proc start time
  *   <state>/logs/<name>.log     stdout+stderr of every process, and controller.log
  *   <state>/pg/{primary,replica} PostgreSQL data dirs (owned by the postgres user when run as root)
+ *   <state>/pg/primary.img      when root: ext4 image loop-mounted at pg/primary-vol/ by `up` (primary's PGDATA
+ *                               is then pg/primary-vol/data), unmounted by `down` — see fault-surfaces.ts
+ *   <state>/faketime/<service>  libfaketime offset file of each node service ("+0" = true time)
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

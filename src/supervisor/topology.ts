@@ -99,6 +99,8 @@ export interface LabSettings {
   basePort: number;
   paths: StatePaths;
   secret: string;
+  /** The lab's mitigations block (a preset name or JSON), passed to every node service as LAB_MITIGATIONS. */
+  mitigations?: string;
 }
 
 /** Root of the checkout (lab entry points are resolved against it). */
@@ -127,6 +129,7 @@ export function labTopology(settings: LabSettings): ServiceSpec[] {
       LAB_JWT_SECRET: settings.secret,
     };
     if (listenPort !== undefined) env.LAB_PORT = String(listenPort);
+    if (settings.mitigations !== undefined && row.kind === 'node') env.LAB_MITIGATIONS = settings.mitigations;
     for (const dep of row.calls ?? []) {
       const target = byName.get(dep);
       const proxyPort = abs(target?.proxy);

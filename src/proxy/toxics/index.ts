@@ -4,6 +4,7 @@
  */
 import type { ToxicDefinition } from '../toxic.ts';
 import { bandwidth } from './bandwidth.ts';
+import { httpFault } from './http_fault.ts';
 import { latency } from './latency.ts';
 import { limitData } from './limit_data.ts';
 import { loss } from './loss.ts';
@@ -25,6 +26,7 @@ const ALL: readonly ToxicDefinition<any, any>[] = [
   limitData,
   noop,
   loss,
+  httpFault,
 ];
 
 export const TOXICS: ReadonlyMap<string, ToxicDefinition> = buildRegistry(ALL);

@@ -1,0 +1,116 @@
+/**
+ * `faultline run FILE [--out DIR] [--json] [--state-dir D]`: runs an experiment (or a schedule of them, in order)
+ * against the RUNNING lab — it never starts one: `faultline up --detach` first (exit 3 / FL_LAB_NOT_RUNNING
+ * otherwise). Exit codes: 0 every hypothesis held (and none regressed vs --compare); 1 degraded, failed, aborted, invalid or regressed; 2 bad experiment file;
+ * 3 no lab; 130 interrupted (every fault reverted first).
+ */
+import type { Command } from 'commander';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FaultlineError } from '../core/errors.ts';
+import { EXIT } from '../core/exit.ts';
+import { labStatus } from '../supervisor/control.ts';
+import { loadExperiments } from '../runner/schema.ts';
+import { runExperiment, type Progress } from '../runner/run.ts';
+import type { Verdict } from '../runner/evaluate.ts';
+import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
+import { onInterrupt } from './load.ts';
+
+const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48);
+const stamp = (): string => new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+
+function liveLine(p: Progress): string {
+  const slis = p.slis
+    .map((s) => `${s.name} ${s.value === null ? '—' : s.unit === 'ms' ? s.value.toFixed(0) : (s.value * 100).toFixed(2)}${s.unit === 'ms' ? 'ms' : '%'}/${s.unit === 'ms' ? s.threshold : `${(s.threshold * 100).toFixed(2)}%`} ${s.ok ? 'ok' : 'BREACH'}`)
+    .join(' | ');
+  return `${p.phase.padEnd(8)} ${String(p.left_s).padStart(4)} s left${p.faults_active ? ` · ${p.faults_active} fault(s)` : ''} · ${slis}`;
+}
+
+function summaryText(v: Verdict, dir: string): string {
+  const n = (x: number | null, d = 1): string => (x === null ? '—' : x.toFixed(d));
+  return [
+    `${v.experiment}: ${v.result.toUpperCase()}`,
+    ...v.reasons.map((r) => `  - ${r}`),
+    `  p99 ${n(v.baseline_p99)} → ${n(v.fault_p99)} ms · errors ${n(v.baseline_err_rate === null ? null : v.baseline_err_rate * 100, 3)} → ${n(v.fault_err_rate === null ? null : v.fault_err_rate * 100, 3)} % · reads ${n(v.read_availability === null ? null : v.read_availability * 100, 3)} %`,
+    `  detect ${n(v.time_to_detect_s)} s · MTTR ${n(v.mttr_s)} s · blast ${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints · writes→payments ×${n(v.load.amplification, 2)} · integrity ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}`,
+    `  run dir: ${dir}`,
+  ].join('\n');
+}
+
+/** Worse is higher: a move up this list between two runs of the same experiment is a regression. */
+const RANK: Record<Verdict['result'], number> = { held: 0, degraded: 1, failed: 2, aborted: 3, invalid: 4 };
+
+/** The verdicts of a previous run dir, or of every run dir under a schedule's parent, by experiment title. */
+function previousVerdicts(previous: string): Map<string, Verdict['result']> {
+  const dirs = existsSync(join(previous, 'verdict.json'))
+    ? [previous]
+    : existsSync(previous)
+      ? readdirSync(previous).map((d) => join(previous, d)).filter((d) => existsSync(join(d, 'verdict.json')))
+      : [];
+  if (dirs.length === 0) throw new FaultlineError('INVALID_INPUT', `--compare: ${previous} holds no verdict.json`, { field: '--compare' });
+  return new Map(dirs.map((d) => JSON.parse(readFileSync(join(d, 'verdict.json'), 'utf8')) as Verdict).map((v) => [v.experiment, v.result]));
+}
+
+/** Verdicts that got worse than before (`--compare`). */
+function compareVerdicts(before: Map<string, Verdict['result']>, now: Verdict[]): string[] {
+  return now.flatMap((v) => {
+    const was = before.get(v.experiment);
+    return was !== undefined && RANK[v.result] > RANK[was] ? [`${v.experiment}: ${was} → ${v.result}`] : [];
+  });
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('Run an experiment file (or a schedule file) against the running lab and print its verdict.')
+    .argument('<file>', 'experiment YAML, or a schedule YAML listing experiments')
+    .option('--out <dir>', 'run directory (for a schedule: the parent of one dir per experiment); default runs/<time>-<title>')
+    .option('--json', 'print the verdict(s) as JSON')
+    .option('--state-dir <dir>', 'the lab state directory', DEFAULT_STATE_DIR)
+    .option('--compare <run-dir>', 'a previous run (or a schedule run parent dir): exit 1 when a verdict regresses (e.g. held → degraded)')
+    .addHelpText('after', '\nNeeds a running lab: faultline up --detach. Exit: 0 held, 1 not held (degraded/failed/aborted/invalid), 2 invalid file, 3 no lab, 130 interrupted.\n')
+    .action(async (file: string, opts: { out?: string; json?: boolean; stateDir: string; compare?: string }) => {
+      const experiments = loadExperiments(file);
+      const previous = opts.compare ? previousVerdicts(opts.compare) : undefined;
+      // A missing lab is a missing capability of the environment (exit 3), not a run-time failure.
+      const status = labStatus(opts.stateDir);
+      if (!status.running) {
+        const err = new FaultlineError('LAB_NOT_RUNNING', `no running lab in ${status.state_dir} (phase: ${status.phase}); faultline run never starts one`);
+        process.stderr.write(`error [${err.publicCode}]: ${err.message}\nhint: ${err.hint}\n`);
+        process.exitCode = EXIT.ENVIRONMENT;
+        return;
+      }
+      const ctrl = new AbortController();
+      const signals = onInterrupt(() => ctrl.abort());
+      // A closed terminal must not leave a fault on either.
+      const hangup = (): void => ctrl.abort();
+      process.once('SIGHUP', hangup);
+      const live = !opts.json && process.stderr.isTTY;
+      const results: (Verdict & { dir: string })[] = [];
+      try {
+        for (const [i, exp] of experiments.entries()) {
+          if (ctrl.signal.aborted) break;
+          const name = `${stamp()}-${slug(exp.title)}`;
+          const dir = experiments.length === 1 ? (opts.out ?? join('runs', name)) : join(opts.out ?? 'runs', `${String(i + 1).padStart(2, '0')}-${slug(exp.title)}`);
+          if (!opts.json) process.stderr.write(`running ${exp.title} (${exp.windows.warmup_s + exp.windows.baseline_s + exp.windows.fault_s + exp.windows.recovery_s} s planned)\n`);
+          const { verdict } = await runExperiment(exp, {
+            stateDir: opts.stateDir,
+            outDir: dir,
+            signal: ctrl.signal,
+            onProgress: live ? (p) => process.stderr.write(`\r\x1b[2K${liveLine(p)}`) : undefined,
+          });
+          if (live) process.stderr.write('\r\x1b[2K');
+          results.push({ ...verdict, dir });
+          if (!opts.json) process.stdout.write(`${summaryText(verdict, dir)}\n`);
+        }
+      } finally {
+        signals.off();
+        process.off('SIGHUP', hangup);
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(experiments.length === 1 ? results[0] : results, null, 2)}\n`);
+      const regressions = previous ? compareVerdicts(previous, results) : [];
+      for (const r of regressions) process.stderr.write(`regressed: ${r}\n`);
+      const allHeld = results.every((r) => r.result === 'held');
+      process.exitCode = signals.interrupted() ? EXIT.INTERRUPTED : allHeld && regressions.length === 0 ? EXIT.OK : EXIT.HYPOTHESIS_FAILED;
+    });
+}

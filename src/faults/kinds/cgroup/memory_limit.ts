@@ -1,0 +1,26 @@
+/**
+ * memory_limit: caps the target's process group at mb MiB of memory (v1 memory.limit_in_bytes, v2 memory.max):
+ * the kernel reclaims, then OOM-kills inside the group when it cannot. Memory already charged elsewhere before
+ * the move stays charged there (v1 does not migrate charges by default), so the cap bites on new allocations.
+ */
+import { z } from 'zod';
+import { defineInjector } from '../../injector.ts';
+import { applyCgroup, cgroupInEffect, planCgroup, revertCgroup, staticReason, type CgroupHandle } from './cgroup.linux.ts';
+
+export const memoryLimit = defineInjector<{ mb: number }, CgroupHandle>({
+  type: 'memory_limit',
+  family: 'cgroup',
+  summary: 'limits the target process group to mb MiB of memory (cgroup memory limit)',
+  params: z.strictObject({ mb: z.number().int().min(8).max(1_048_576) }),
+  unsupported: (t) => (t.pidFile ? staticReason('memory') : `${t.name} has no process record to act on`),
+  probe: async () => staticReason('memory'),
+  mechanism: () => 'cgroup memory limit',
+  plan: (target, p, ctx) =>
+    planCgroup(target, 'memory', ctx.id, (h): Record<string, string> => {
+      const bytes = String(p.mb * 1024 * 1024);
+      return h.version === 1 ? { 'memory.limit_in_bytes': bytes } : { 'memory.max': bytes };
+    }),
+  apply: async (handle) => applyCgroup(handle),
+  revert: revertCgroup,
+  verify: async (handle) => cgroupInEffect(handle),
+});

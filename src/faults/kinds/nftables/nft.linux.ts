@@ -1,0 +1,118 @@
+/**
+ * faultline's own nftables table, `inet faultline`, and nothing else in the ruleset: each kernel-level network
+ * fault is one base chain in it named after the fault id (`fault_<id>`), hooked on input, whose rules all carry
+ * the comment `faultline <id>`. Reverting a fault deletes exactly its chain; the table goes once no chain is
+ * left, so `nft list tables` shows no faultline table when no such fault is active.
+ *
+ *   client ──lo──▶ [input hook: fault_<id>: iifname lo, tcp dport|sport = port, (numgen < pct) drop] ──▶ socket
+ *
+ * Only packets on the loopback interface are matched (`iifname "lo"`), so no rule can touch another address.
+ * Every `nft` call goes through the core runner.
+ */
+import { existsSync } from 'node:fs';
+import { debuglog } from 'node:util';
+import { CommandError, run } from '../../../core/exec.ts';
+import { FaultlineError } from '../../../core/errors.ts';
+
+export const TABLE = 'faultline';
+const log = debuglog('faultline');
+const NFT_TIMEOUT_MS = 10_000;
+
+/** The chain a fault owns. Fault ids are hex, so this is always a valid nft identifier. */
+export function chainFor(id: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new FaultlineError('INVALID_INPUT', `fault id not usable as an nft chain name: ${id}`);
+  return `fault_${id.replaceAll('-', '_')}`;
+}
+
+/** Where nft is, or undefined (Debian package nftables). */
+export function nftPath(): string | undefined {
+  return ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p));
+}
+
+/** Why kernel-level network faults cannot run here, checked without side effects (null when they can). */
+export function staticReason(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (nftables rules)';
+  if (nftPath() === undefined) return 'nft is not installed (Debian package nftables)';
+  return null;
+}
+
+/** Runs `nft list tables`: proves the kernel and the binary work together (null) or says why not. */
+export async function probeNft(): Promise<string | null> {
+  const reason = staticReason();
+  if (reason) return reason;
+  try {
+    await run(nftPath()!, ['list', 'tables'], { errorCode: 'CAPABILITY_MISSING', timeoutMs: NFT_TIMEOUT_MS, log });
+    return null;
+  } catch (err) {
+    return `nft does not work here: ${(err as Error).message}`;
+  }
+}
+
+const gone = (err: unknown): boolean => err instanceof CommandError && /No such file or directory/.test(err.stderr);
+
+/**
+ * Creates (or re-creates: idempotent) the fault's chain with exactly `rules`, in one atomic nft transaction.
+ * @example await installChain('a1b2c3', ['iifname "lo" tcp dport 5432 drop'])
+ */
+export async function installChain(id: string, rules: string[]): Promise<void> {
+  const chain = chainFor(id);
+  const lines = [
+    `add table inet ${TABLE}`,
+    // Priority -10: before the default filter chains, so a permissive host ruleset cannot accept the packet first.
+    `add chain inet ${TABLE} ${chain} { type filter hook input priority -10; policy accept; }`,
+    `flush chain inet ${TABLE} ${chain}`,
+    ...rules.map((r) => `add rule inet ${TABLE} ${chain} ${r} comment "faultline ${id}"`),
+  ];
+  await run(nftPath() ?? 'nft', ['-f', '-'], { input: `${lines.join('\n')}\n`, errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
+}
+
+/** Deletes the fault's chain (absent = done), then the table if nothing else is in it. */
+export async function removeChain(id: string): Promise<void> {
+  const nft = nftPath() ?? 'nft';
+  try {
+    await run(nft, ['delete', 'chain', 'inet', TABLE, chainFor(id)], { errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
+  } catch (err) {
+    if (!gone(err)) throw err;
+  }
+  const chains = await listChains();
+  if (chains !== null && chains.length === 0) {
+    try {
+      await run(nft, ['delete', 'table', 'inet', TABLE], { errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
+    } catch (err) {
+      // Gone already, or another fault added a chain meanwhile (busy): either way not ours to remove.
+      if (!gone(err) && !(err instanceof CommandError && /Device or resource busy/.test(err.stderr))) throw err;
+    }
+  }
+}
+
+/** The chains in faultline's table, or null when there is no table. */
+export async function listChains(): Promise<string[] | null> {
+  try {
+    const { stdout } = await run(nftPath() ?? 'nft', ['-j', 'list', 'table', 'inet', TABLE], { errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
+    const items = (JSON.parse(stdout) as { nftables: Record<string, { name?: string }>[] }).nftables;
+    return items.filter((i) => i.chain !== undefined).map((i) => i.chain.name!);
+  } catch (err) {
+    if (gone(err)) return null;
+    throw err;
+  }
+}
+
+/** How many rules the fault's chain holds (0 when the chain or the table is absent): the verify probe. */
+export async function ruleCount(id: string): Promise<number> {
+  try {
+    const { stdout } = await run(nftPath() ?? 'nft', ['-j', 'list', 'chain', 'inet', TABLE, chainFor(id)], {
+      errorCode: 'COMMAND_FAILED',
+      timeoutMs: NFT_TIMEOUT_MS,
+      log,
+    });
+    return (JSON.parse(stdout) as { nftables: Record<string, unknown>[] }).nftables.filter((i) => i.rule !== undefined).length;
+  } catch (err) {
+    if (gone(err)) return 0;
+    throw err;
+  }
+}
+
+/** A port both ways on loopback: packets to it (requests) and from it (answers). */
+export function portMatches(port: number): string[] {
+  return [`iifname "lo" tcp dport ${port}`, `iifname "lo" tcp sport ${port}`];
+}

@@ -1,0 +1,103 @@
+/**
+ * report.html: one self-contained page (inline CSS and SVG, no script, no CDN) with the verdict, its numbers and
+ * one chart per SLI — the per-interval value (the recovery curve), the rolling value the hypothesis was judged
+ * on, the steady-state and SLO thresholds, the fault window shaded and the recovery point marked.
+ */
+import { markdown } from './markdown.ts';
+import { fmtS, fmtValue, type ReportFormat } from './format.ts';
+import type { Verdict } from '../evaluate.ts';
+import type { RunRecord } from '../record.ts';
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const COLORS: Record<string, string> = { held: '#1a7f37', degraded: '#9a6700', failed: '#cf222e', aborted: '#8250df', invalid: '#57606a' };
+
+function chart(record: RunRecord, v: Verdict, name: string): string {
+  const s = v.slis.find((x) => x.name === name)!;
+  const W = 760;
+  const H = 220;
+  const pad = { l: 64, r: 12, t: 12, b: 28 };
+  const t0 = record.marks.start;
+  const t1 = Math.max(record.marks.recovery_end, ...record.timeline.map((t) => t.t));
+  const scale = s.metric === 'latency_ms' ? 1 : 100;
+  const pts = record.timeline.map((t) => ({ x: (t.t - t0) / 1000, i: t.interval[name], r: t.rolling[name] }));
+  const values = pts.flatMap((p) => [p.i, p.r]).filter((x): x is number => x !== null && x !== undefined).map((x) => x * scale);
+  const yMax = Math.max(1e-9, s.steady_state * scale, s.slo_threshold * scale, ...values) * 1.1;
+  const yMin = s.metric === 'availability' ? Math.min(s.slo_threshold * scale, ...values) * 0.999 : 0;
+  const xMax = Math.max(1, (t1 - t0) / 1000);
+  const X = (x: number): number => pad.l + (x / xMax) * (W - pad.l - pad.r);
+  const Y = (y: number): number => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * (H - pad.t - pad.b);
+  const line = (key: 'i' | 'r'): string => {
+    let d = '';
+    let pen = false;
+    for (const p of pts) {
+      const y = p[key];
+      if (y === null || y === undefined) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? 'L' : 'M'}${X(p.x).toFixed(1)},${Y(y * scale).toFixed(1)}`;
+      pen = true;
+    }
+    return d;
+  };
+  const f0 = record.marks.first_inject;
+  const f1 = record.marks.last_revert ?? record.marks.fault_end;
+  const shade = f0 === undefined ? '' : `<rect class="fault" x="${X((f0 - t0) / 1000).toFixed(1)}" y="${pad.t}" width="${Math.max(1, X((f1 - t0) / 1000) - X((f0 - t0) / 1000)).toFixed(1)}" height="${H - pad.t - pad.b}"><title>fault window</title></rect>`;
+  const mttr = v.mttr_s !== null && record.marks.last_revert !== undefined ? (record.marks.last_revert - t0) / 1000 + v.mttr_s : undefined;
+  const recMark = mttr === undefined ? '' : `<line class="recovered" x1="${X(mttr).toFixed(1)}" x2="${X(mttr).toFixed(1)}" y1="${pad.t}" y2="${H - pad.b}"/><text x="${(X(mttr) + 3).toFixed(1)}" y="${pad.t + 12}" class="lbl">recovered (MTTR ${v.mttr_s!.toFixed(1)} s)</text>`;
+  const hline = (y: number, cls: string, label: string): string =>
+    `<line class="${cls}" x1="${pad.l}" x2="${W - pad.r}" y1="${Y(y * scale).toFixed(1)}" y2="${Y(y * scale).toFixed(1)}"/><text class="lbl" x="${W - pad.r - 4}" y="${(Y(y * scale) - 3).toFixed(1)}" text-anchor="end">${label}</text>`;
+  const unit = s.metric === 'latency_ms' ? 'ms' : '%';
+  const ticksY = [0, 0.5, 1].map((f) => yMin + f * (yMax - yMin));
+  const ticksX = Array.from({ length: 6 }, (_, i) => (i * xMax) / 5);
+  return `<figure><figcaption>${esc(name)} (${esc(s.metric)}${s.metric === 'latency_ms' ? ` p${(record.experiment.hypothesis.sli.find((x) => x.name === name)!.quantile * 100).toFixed(1).replace(/\.0$/, '')}` : ''})</figcaption>
+<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(name)} over time">
+${shade}
+<line class="axis" x1="${pad.l}" x2="${pad.l}" y1="${pad.t}" y2="${H - pad.b}"/><line class="axis" x1="${pad.l}" x2="${W - pad.r}" y1="${H - pad.b}" y2="${H - pad.b}"/>
+${ticksY.map((y) => `<text class="tick" x="${pad.l - 4}" y="${(Y(y) + 4).toFixed(1)}" text-anchor="end">${y.toFixed(y < 10 ? 2 : 0)} ${unit}</text>`).join('')}
+${ticksX.map((x) => `<text class="tick" x="${X(x).toFixed(1)}" y="${H - 8}" text-anchor="middle">${x.toFixed(0)} s</text>`).join('')}
+${hline(s.steady_state, 'steady', 'steady state')}
+${s.slo_threshold !== s.steady_state ? hline(s.slo_threshold, 'slo', 'SLO under fault') : ''}
+<path class="rolling" d="${line('r')}"/>
+<path class="interval" d="${line('i')}"/>
+${recMark}
+</svg></figure>`;
+}
+
+function page(record: RunRecord, v: Verdict): string {
+  const rows: [string, string][] = [
+    ['baseline p99', fmtValue(v.baseline_p99, 'latency_ms')],
+    ['fault p99', fmtValue(v.fault_p99, 'latency_ms')],
+    ['baseline error rate', fmtValue(v.baseline_err_rate, 'error_rate')],
+    ['fault error rate', fmtValue(v.fault_err_rate, 'error_rate')],
+    ['read availability (fault)', fmtValue(v.read_availability, 'availability')],
+    ['time to detect', fmtS(v.time_to_detect_s)],
+    ['MTTR', fmtS(v.mttr_s)],
+    ['blast radius', `${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints, ${v.blast_radius.services_breached.join(', ') || 'no service'}`],
+    ['offered writes → payments calls', `${v.load.offered_writes} → ${v.load.effective_payments_calls} (×${v.load.amplification?.toFixed(2) ?? '—'})`],
+    ['data integrity', `${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'} — ${v.integrity.notes.join('; ')}`],
+  ];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(record.experiment.title)} — ${v.result}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:820px;color:#1f2328}
+.verdict{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff;background:${COLORS[v.result]};font-weight:600}
+table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
+figure{margin:18px 0}figcaption{font-weight:600;margin-bottom:4px}
+.chart .fault{fill:#cf222e;fill-opacity:.12}.chart .axis{stroke:#8c959f}.chart .tick,.chart .lbl{font-size:10px;fill:#57606a}
+.chart .interval{fill:none;stroke:#0969da;stroke-width:1.6}.chart .rolling{fill:none;stroke:#8250df;stroke-width:1;stroke-dasharray:4 3}
+.chart .steady{stroke:#1a7f37;stroke-dasharray:6 4}.chart .slo{stroke:#cf222e;stroke-dasharray:2 3}.chart .recovered{stroke:#1a7f37;stroke-width:1.5}
+.legend span{margin-right:14px;font-size:12px}
+</style></head><body>
+<h1>${esc(record.experiment.title)}</h1>
+<p><span class="verdict" id="verdict">${v.result.toUpperCase()}</span> ${esc(v.hypothesis)}</p>
+<ul>${v.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>
+<table>${rows.map(([k, val]) => `<tr><th>${esc(k)}</th><td>${esc(val)}</td></tr>`).join('')}</table>
+<p class="legend"><span style="color:#0969da">━ per interval</span><span style="color:#8250df">┄ rolling ${record.experiment.hypothesis.window_s} s</span><span style="color:#cf222e">▮ fault window</span><span style="color:#1a7f37">┄ steady state</span></p>
+${v.slis.map((s) => chart(record, v, s.name)).join('\n')}
+<details><summary>Full report (markdown)</summary><pre>${esc(markdown.render(record, v))}</pre></details>
+</body></html>
+`;
+}
+
+export const html: ReportFormat = { name: 'html', file: 'report.html', render: page };

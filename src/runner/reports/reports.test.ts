@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SeriesStore } from '../../metrics/store.ts';
+import { computeVerdict, timeline, type Marks } from '../evaluate.ts';
+import type { RunRecord } from '../record.ts';
+import { parseExperiment } from '../schema.ts';
+import { REPORTS } from './index.ts';
+
+test('every report format renders a synthetic run: HTML charts with the shaded fault window, JUnit, journal', () => {
+  const store = new SeriesStore();
+  const les = ['0.05', '0.5', '+Inf'];
+  let fast = 0;
+  let slow = 0;
+  for (let sec = 0; sec <= 30; sec++) {
+    const t = sec * 1000;
+    if (sec > 0 && sec > 10 && sec <= 20) slow += 10;
+    else if (sec > 0) fast += 10;
+    const labels = { service: 'api', method: 'POST', route: '/orders', status: '201' };
+    store.add(t, 'lab_http_request_duration_seconds_bucket', { ...labels, le: les[0] }, fast);
+    store.add(t, 'lab_http_request_duration_seconds_bucket', { ...labels, le: les[1] }, fast + slow);
+    store.add(t, 'lab_http_request_duration_seconds_bucket', { ...labels, le: les[2] }, fast + slow);
+    store.add(t, 'lab_http_request_duration_seconds_count', labels, fast + slow);
+    store.add(t, 'up', { service: 'api' }, 1);
+  }
+  const experiment = parseExperiment(
+    {
+      title: 'synthetic <run>',
+      hypothesis: { name: 'h', window_s: 2, sli: [{ name: 'p99', metric: 'latency_ms', route: '/orders', method: 'POST', steady_state: 100, slo_threshold: 200 }] },
+      windows: { warmup_s: 0, baseline_s: 10, fault_s: 10, recovery_s: 10 },
+      load: { rate: 10, seed: 1 },
+      faults: [{ type: 'latency', target: 'payments' }],
+      integrity: { enabled: false },
+    },
+    '/tmp/s.yaml',
+  );
+  const marks: Marks = { start: 0, baseline_start: 0, fault_start: 10_000, first_inject: 10_000, last_revert: 20_000, fault_end: 20_000, recovery_end: 30_000 };
+  const verdict = computeVerdict({ experiment, store, marks });
+  assert.equal(verdict.result, 'degraded');
+  const record: RunRecord = {
+    faultline_run: 1,
+    experiment,
+    experiment_text: '',
+    started_at: new Date(0).toISOString(),
+    ended_at: new Date(30_000).toISOString(),
+    marks,
+    fault_events: [{ id: 'f1', fault_type: 'latency', target: 'payments', params: {}, mechanism: 'proxy', t_start: 10, t_stop: 20, t_planned_stop: 20 }],
+    mitigations: { requested: {}, applied: 'none requested' },
+    notes: [],
+    load_summary: null,
+    lab: { base_port: 1, state_dir: '/tmp' },
+    timeline: timeline(store, experiment, 0, 30_000, [0, 10_000, 20_000]),
+  };
+  const out = Object.fromEntries(REPORTS.map((r) => [r.file, r.render(record, verdict)]));
+  assert.deepEqual(Object.keys(out).sort(), ['journal.json', 'junit.xml', 'report.html', 'report.md']);
+  assert.match(out['report.html'], /<rect class="fault" x="[\d.]+"/);
+  assert.equal((out['report.html'].match(/<svg class="chart"/g) ?? []).length, 1);
+  assert.match(out['report.html'], /synthetic &lt;run&gt;/); // escaped
+  assert.match(out['report.html'], /recovered \(MTTR 0\.0 s\)/);
+  assert.match(out['junit.xml'], /failures="2"/); // the verdict and the under-fault SLI
+  const journal = JSON.parse(out['journal.json']);
+  assert.equal(journal.status, 'completed');
+  assert.equal(journal.deviated, true);
+  assert.equal(journal.steady_states.before.steady_state_met, true);
+  assert.ok(journal.steady_states.during.some((d: { steady_state_met: boolean }) => !d.steady_state_met));
+  assert.match(out['report.md'], /\*\*Verdict: DEGRADED\*\*/);
+});

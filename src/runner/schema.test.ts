@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { loadExperiment, loadExperiments } from './schema.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'fl-schema-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const write = (name: string, text: string): string => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+test('the committed CI experiment is valid and resolves its mix next to it', () => {
+  const exp = loadExperiment(new URL('../../experiments/payments-latency-ci.yaml', import.meta.url).pathname);
+  assert.equal(exp.windows.fault_s, 10);
+  assert.match(exp.mix_path, /experiments\/mixes\/lab-default\.yaml$/);
+  assert.equal(exp.hypothesis.sli[0].quantile, 0.99);
+});
+
+test('every error is reported at once, each with its path', () => {
+  const file = write(
+    'bad.yaml',
+    `title: x
+hypothesis:
+  name: h
+  window_s: 0
+  sli:
+    - { name: a, metric: latency_p42, route: /orders, steady_state: 1 }
+    - { name: b, metric: error_rate, route: /orders, steady_state: -1 }
+  stop_condition:
+    - { sli: nope, above: 1 }
+windows: { fault_s: 0 }
+load: { rate: 10 }
+faults: []
+bogus: 1
+`,
+  );
+  assert.throws(
+    () => loadExperiment(file),
+    (err: { code: string; message: string }) => {
+      assert.equal(err.code, 'INVALID_INPUT');
+      for (const path of ['hypothesis.window_s', 'hypothesis.sli[0].metric', 'hypothesis.sli[1].steady_state', 'windows.fault_s', 'load.seed', 'faults', '(root)']) {
+        assert.ok(err.message.includes(`${path}:`), `missing ${path} in: ${err.message}`);
+      }
+      return true;
+    },
+  );
+});
+
+test('cross-field checks: unknown SLI in a stop condition, offset outside the window, above and below', () => {
+  const file = write(
+    'cross.yaml',
+    `title: x
+hypothesis:
+  name: h
+  sli: [{ name: a, metric: error_rate, route: /orders, steady_state: 0.01 }]
+  stop_condition: [{ sli: nope, above: 1, below: 0 }]
+  fault: missing
+windows: { fault_s: 5 }
+load: { rate: 10, seed: 1 }
+faults: [{ type: latency, target: payments, offset_s: 9 }]
+`,
+  );
+  assert.throws(() => loadExperiment(file), (err: Error) => {
+    assert.match(err.message, /hypothesis\.stop_condition\[0\]\.sli: unknown SLI "nope"/);
+    assert.match(err.message, /hypothesis\.stop_condition\[0\]: give exactly one of above \/ below/);
+    assert.match(err.message, /hypothesis\.fault: no fault named "missing"/);
+    assert.match(err.message, /faults\[0\]\.offset_s: must be inside the fault window/);
+    return true;
+  });
+});
+
+test('YAML syntax errors carry line and column; a schedule lists experiments in order', () => {
+  assert.throws(() => loadExperiment(write('syntax.yaml', 'title: [unclosed\n')), /syntax\.yaml:\d+:\d+/);
+  const ci = new URL('../../experiments/payments-latency-ci.yaml', import.meta.url).pathname;
+  const sched = write('sched.yaml', `schedule: [${ci}, ${ci}]\n`);
+  assert.equal(loadExperiments(sched).length, 2);
+  assert.throws(() => loadExperiments(write('sched2.yaml', `schedule: [${ci}, nowhere.yaml]\n`)), /schedule\[1\] \(nowhere\.yaml\)/);
+});

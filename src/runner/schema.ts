@@ -1,0 +1,218 @@
+/**
+ * The experiment file (YAML): its schema, defaults and loading. This module alone owns the file's shape — the
+ * seed's data model (hypothesis {name, sli, steady_state, slo_threshold, fault, window_s, stop_condition}),
+ * the windows, the load, the faults with offsets, the lab's mitigation settings — and the schedule file that
+ * lists experiments to run in order. Validation collects every problem, each with its path.
+ *
+ * @example
+ *   const exp = loadExperiment('experiments/payments-latency-ci.yaml');
+ *   exp.windows.fault_s // 10
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { FaultlineError, throwIfIssues, type Issue } from '../core/errors.ts';
+import { issuesFromZod } from '../core/schema.ts';
+
+/** What an SLI measures. Latency and error rate must stay *below* their thresholds; availability *above*. */
+export const SLI_METRICS = ['latency_ms', 'error_rate', 'availability'] as const;
+export type SliMetric = (typeof SLI_METRICS)[number];
+
+const Sli = z.strictObject({
+  /** Unique within the hypothesis, e.g. write_p99_ms. */
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (starting with a letter)'),
+  metric: z.enum(SLI_METRICS),
+  /** For latency_ms: which quantile (0.99 = p99). */
+  quantile: z.number().gt(0).lt(1).default(0.99),
+  /** The service whose request histogram (lab_http_request_duration_seconds) is read: the edge by default. */
+  service: z.string().min(1).default('api'),
+  /** The route label as the service reports it, e.g. /orders or /orders/:id. */
+  route: z.string().min(1),
+  method: z.string().regex(/^[A-Z]+$/).optional(),
+  /** Threshold while no fault is active (baseline, and recovery: "back in SLO"). */
+  steady_state: z.number().min(0),
+  /** Threshold under the fault. Defaults to steady_state. */
+  slo_threshold: z.number().min(0).optional(),
+  /** A breach of this SLI under fault means the failure spread where it must not (e.g. the read path): failed. */
+  critical: z.boolean().default(false),
+});
+
+const StopCondition = z.strictObject({
+  /** Which SLI (by name) it watches. */
+  sli: z.string().min(1),
+  /** Trips when the SLI's rolling value is above this (latency ms, error ratio) … */
+  above: z.number().min(0).optional(),
+  /** … or below this (availability). */
+  below: z.number().min(0).optional(),
+  /** For this many consecutive evaluations (seconds). */
+  for_s: z.number().int().min(1).max(600).default(1),
+});
+
+const Fault = z.strictObject({
+  name: z.string().min(1).optional(),
+  type: z.string().min(1),
+  target: z.string().min(1),
+  params: z.record(z.string(), z.unknown()).default({}),
+  /** Seconds after the fault window opens. */
+  offset_s: z.number().min(0).default(0),
+  /** How long it stays; default: until the fault window closes. */
+  duration_s: z.number().positive().optional(),
+});
+
+export const ExperimentSchema = z.strictObject({
+  title: z.string().min(1),
+  description: z.string().default(''),
+  tags: z.array(z.string()).default([]),
+  hypothesis: z.strictObject({
+    name: z.string().min(1),
+    sli: z.array(Sli).min(1),
+    /** Rolling window (s) each per-second evaluation and stop condition looks back over. */
+    window_s: z.number().int().min(1).max(300).default(5),
+    /** Optional: names the fault (faults[].name) the hypothesis is about; informational. */
+    fault: z.string().optional(),
+    stop_condition: z.array(StopCondition).default([]),
+  }),
+  windows: z.strictObject({
+    warmup_s: z.number().min(0).default(5),
+    baseline_s: z.number().min(1).default(60),
+    fault_s: z.number().min(1).default(60),
+    recovery_s: z.number().min(1).default(120),
+  }),
+  load: z.strictObject({
+    rate: z.number().positive().max(100_000),
+    /** A mix file, relative to the experiment file. */
+    mix: z.string().default('mixes/lab-default.yaml'),
+    seed: z.number().int().min(0).max(0xffffffff),
+    timeout_ms: z.number().int().min(1).max(120_000).default(10_000),
+  }),
+  faults: z.array(Fault).min(1),
+  recovery: z
+    .strictObject({
+      /** SLIs back within steady state for this many consecutive seconds = recovered (MTTR's end). */
+      consecutive_s: z.number().int().min(1).max(600).default(5),
+      /** A recovery slower than this fails the hypothesis even when it happens. */
+      max_mttr_s: z.number().positive().optional(),
+    })
+    .default({ consecutive_s: 5 }),
+  /** Thresholds the blast radius applies to every endpoint of every service (DESIGN: "under one fault"). */
+  blast_radius: z
+    .strictObject({
+      latency_ms: z.number().positive().default(1000),
+      quantile: z.number().gt(0).lt(1).default(0.99),
+      error_rate: z.number().min(0).max(1).default(0.01),
+    })
+    .default({ latency_ms: 1000, quantile: 0.99, error_rate: 0.01 }),
+  integrity: z
+    .strictObject({
+      /** The mix endpoint that creates orders (its idempotency keys are checked on the primary). */
+      write_endpoint: z.string().default('create_order'),
+      /** Charges replayed for a key already charged (payments' duplicate counter) allowed during the run. */
+      max_duplicate_charges: z.number().int().min(0).default(0),
+      enabled: z.boolean().default(true),
+    })
+    .default({ write_endpoint: 'create_order', max_duplicate_charges: 0, enabled: true }),
+  /** The lab's mitigation settings: carried into the run record and applied when the lab offers a way to. */
+  mitigations: z.record(z.string(), z.unknown()).default({}),
+  scrape_interval_ms: z.number().int().min(250).max(10_000).default(1000),
+});
+
+export type Experiment = z.output<typeof ExperimentSchema> & {
+  /** Absolute path of the file it came from (mix paths resolve against it). */
+  source: string;
+  /** Absolute path of the mix file. */
+  mix_path: string;
+};
+export type SliSpec = Experiment['hypothesis']['sli'][number];
+export type FaultSpec = Experiment['faults'][number];
+export type StopConditionSpec = Experiment['hypothesis']['stop_condition'][number];
+
+/** Whether an SLI must stay below (latency, errors) or above (availability) its threshold. */
+export function sliDirection(sli: Pick<SliSpec, 'metric'>): 'max' | 'min' {
+  return sli.metric === 'availability' ? 'min' : 'max';
+}
+
+/**
+ * Validates a parsed experiment object; throws one INVALID_INPUT listing every problem with its path.
+ * @example parseExperiment(YAML.parse(text), '/abs/exp.yaml')
+ */
+export function parseExperiment(raw: unknown, source: string): Experiment {
+  const parsed = ExperimentSchema.safeParse(raw);
+  const issues: Issue[] = parsed.success ? [] : issuesFromZod(raw, parsed.error.issues);
+  if (parsed.success) {
+    const e = parsed.data;
+    const names = new Set<string>();
+    e.hypothesis.sli.forEach((s, i) => {
+      if (names.has(s.name)) issues.push({ path: `hypothesis.sli[${i}].name`, message: `duplicate SLI name "${s.name}"` });
+      names.add(s.name);
+    });
+    e.hypothesis.stop_condition.forEach((c, i) => {
+      const at = `hypothesis.stop_condition[${i}]`;
+      if (!names.has(c.sli)) issues.push({ path: `${at}.sli`, message: `unknown SLI "${c.sli}" (declared: ${[...names].join(', ')})` });
+      if ((c.above === undefined) === (c.below === undefined)) issues.push({ path: at, message: 'give exactly one of above / below' });
+    });
+    const faultNames = new Set(e.faults.map((f) => f.name).filter(Boolean));
+    if (e.hypothesis.fault !== undefined && !faultNames.has(e.hypothesis.fault)) {
+      issues.push({ path: 'hypothesis.fault', message: `no fault named "${e.hypothesis.fault}" in faults` });
+    }
+    e.faults.forEach((f, i) => {
+      if (f.offset_s >= e.windows.fault_s) {
+        issues.push({ path: `faults[${i}].offset_s`, message: `must be inside the fault window (< ${e.windows.fault_s} s)` });
+      }
+    });
+    if (issues.length === 0) {
+      const mix_path = resolve(dirname(source), e.load.mix);
+      return { ...e, source, mix_path };
+    }
+  }
+  throwIfIssues(issues);
+  throw new Error('unreachable');
+}
+
+/** Reads a YAML file, reporting syntax errors with line and column. */
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new FaultlineError('INVALID_INPUT', `${file}: cannot read: ${(err as Error).message}`, { field: 'FILE' });
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const text2 = doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0]}`).join('; ');
+    throw new FaultlineError('INVALID_INPUT', text2, { field: 'FILE' });
+  }
+  return doc.toJS();
+}
+
+/**
+ * Loads one experiment file, or every experiment a schedule file lists (`schedule: [a.yaml, b.yaml]`, paths
+ * relative to the schedule), in order. Everything is validated before anything runs.
+ * @example for (const exp of loadExperiments('experiments/ci-schedule.yaml')) await runExperiment(exp, opts);
+ */
+export function loadExperiments(file: string): Experiment[] {
+  const abs = resolve(file);
+  const raw = readYaml(abs);
+  if (raw && typeof raw === 'object' && 'schedule' in raw) {
+    const sched = z.strictObject({ title: z.string().optional(), schedule: z.array(z.string().min(1)).min(1) }).safeParse(raw);
+    if (!sched.success) throwIfIssues(issuesFromZod(raw, sched.error.issues));
+    const issues: Issue[] = [];
+    const out: Experiment[] = [];
+    sched.data!.schedule.forEach((rel, i) => {
+      try {
+        out.push(loadExperiment(resolve(dirname(abs), rel)));
+      } catch (err) {
+        issues.push({ path: `schedule[${i}] (${rel})`, message: (err as Error).message });
+      }
+    });
+    throwIfIssues(issues);
+    return out;
+  }
+  return [parseExperiment(raw, abs)];
+}
+
+/** Loads exactly one experiment file. */
+export function loadExperiment(file: string): Experiment {
+  const abs = resolve(file);
+  return parseExperiment(readYaml(abs), abs);
+}
