@@ -165,7 +165,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
 
 /** The lab's services as fault targets: each behind its proxy, node services also by their HTTP address. */
 export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: string, paths: StatePaths): Target[] {
-  return specs
+  const services: Target[] = specs
     .filter((s) => s.kind !== 'job')
     .map((s) => ({
       name: s.name,
@@ -175,6 +175,17 @@ export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: stri
       ...(s.kind === 'node' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
       ...kernelTargetFields(s, paths),
     }));
+  // Replicated services (orders-1, orders-2) are also a target as a group, named without the suffix, so
+  // `rolling_restart orders` acts on every instance in turn.
+  const groups = new Map<string, number>();
+  for (const t of services) {
+    const base = /^(.+)-\d+$/.exec(t.name)?.[1];
+    if (base !== undefined) groups.set(base, (groups.get(base) ?? 0) + 1);
+  }
+  for (const [group, count] of groups) {
+    if (count > 1 && !services.some((t) => t.name === group)) services.push({ name: group, pidFile: pidFile(paths, group) });
+  }
+  return services;
 }
 
 /** Runs the controller in the foreground until SIGINT/SIGTERM, then stops the lab. */

@@ -102,7 +102,7 @@ describe('fault families on the running lab', { skip, timeout: 240_000 }, () => 
     assert.equal(await get(`http://127.0.0.1:${port('orders-1', 'port')}/healthz`), 200);
   });
 
-  test('process: rolling_restart replaces orders-1 then orders-2, one at a time, and the api keeps answering', async () => {
+  test('process: rolling_restart of the orders group replaces orders-1 then orders-2, one at a time, and the api keeps answering', async () => {
     const pids = [record('orders-1').pid, record('orders-2').pid];
     const token = (await faultline(['token', '--state-dir', stateDir])).stdout.trim();
     const api = `http://127.0.0.1:${port('api', 'proxy')}/orders/1`;
@@ -119,7 +119,7 @@ describe('fault families on the running lab', { skip, timeout: 240_000 }, () => 
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const rolled = await chaos.inject({ type: 'rolling_restart', target: 'orders-1', params: { grace_ms: 2_000 }, duration_s: 120 });
+    const rolled = await chaos.inject({ type: 'rolling_restart', target: 'orders', params: { grace_ms: 2_000 }, duration_s: 120 });
     polling = false;
     await poller;
     assert.notEqual(record('orders-1').pid, pids[0]);
