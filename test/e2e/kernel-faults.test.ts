@@ -34,6 +34,19 @@ const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
 const say = (line: string): void => void process.stdout.write(`# ${line}\n`);
 
+/** Lab processes in state T (SIGSTOPped), read from /proc for every pid record of every lab state dir probed. */
+function stoppedIn(stateDir: string): string[] {
+  return readPidRecords(statePaths(stateDir))
+    .filter((r) => {
+      try {
+        return readFileSync(`/proc/${r.pid}/stat`, 'utf8').replace(/^.*\) /, '').startsWith('T');
+      } catch {
+        return false;
+      }
+    })
+    .map((r) => r.name);
+}
+
 const missing = missingLabPrerequisites();
 const skip =
   missing.length > 0
@@ -365,12 +378,18 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
       const faults: { type: string; target: string; params?: Record<string, unknown> }[] = [
         { type: 'latency', target: 'payments', params: { delay_ms: 100 } },
         { type: 'cpu_burner', target: 'worker', params: { cores: 1, pct: 20 } },
+        // The in-process families: they live in lab processes (paused, payments' control state, the api proxy's
+        // HTTP toxic, orders' exception hooks), so a cleanup that kills or restarts those processes ends them.
+        { type: 'pause', target: 'worker' },
+        { type: 'dependency_error', target: 'payments', params: { pct: 50 } },
+        { type: 'http_error', target: 'api', params: { status: 503, pct: 10 } },
+        { type: 'exception', target: 'orders-1', params: { route: '/orders', pct: 10 } },
       ];
       if (!nftSkip) faults.push({ type: 'packet_loss', target: 'redis', params: { pct: 5 } });
       if (!cgroupSkip) faults.push({ type: 'cpu_quota', target: 'orders-1', params: { pct: 50 } }, { type: 'memory_limit', target: 'orders-2', params: { mb: 300 } });
       if (!diskSkip) faults.push({ type: 'disk_fill', target: 'postgres-primary', params: { free_mb: 20 } });
       if (!clockSkip) faults.push({ type: 'clock_skew', target: 'api', params: { offset_s: -300 } });
-      for (const f of faults) await chaos.inject({ ...f, duration_s: 300 });
+      for (const f of faults) await chaos.inject({ ...f, duration_s: 300, concurrent: true });
       return faults.map((f) => f.type);
     };
     /** Every fault still in effect, by the same probes the injectors verify with. */
@@ -381,8 +400,10 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
       if (burners().length > 0) found.push('cpu_burner');
       if (fillFiles().length > 0) found.push('disk_fill');
       if (readOffset(faketimeFile(statePaths(stateDir), 'api')) !== 0) found.push('clock_skew');
+      if (stoppedLabProcesses().length > 0) found.push('pause');
       return found;
     };
+    const stoppedLabProcesses = (): string[] => stoppedIn(stateDir);
     const killController = (): void => {
       const record = readJson<PidRecord>(join(stateDir, 'pids', 'controller.json'))!;
       process.kill(record.pid, 'SIGKILL');
@@ -410,7 +431,7 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     const bootMs = performance.now() - b0;
     // Round 1: the next `down`.
     const types = await injectAll();
-    assert.deepEqual(inEffect().sort(), ['cpu_burner', ...(nftSkip ? [] : ['nftables']), ...(cgroupSkip ? [] : ['cgroup']), ...(diskSkip ? [] : ['disk_fill']), ...(clockSkip ? [] : ['clock_skew'])].sort());
+    assert.deepEqual(inEffect().sort(), ['cpu_burner', 'pause', ...(nftSkip ? [] : ['nftables']), ...(cgroupSkip ? [] : ['cgroup']), ...(diskSkip ? [] : ['disk_fill']), ...(clockSkip ? [] : ['clock_skew'])].sort());
     killController();
     const down = await timeToClean(['down', '--state-dir', stateDir]);
     say(`crash → down (${types.join(', ')}): no fault in effect ${down.cleanMs.toFixed(0)} ms after down started (down took ${down.totalMs.toFixed(0)} ms; a bare CLI start takes ${bootMs.toFixed(0)} ms)`);
