@@ -15,6 +15,7 @@ import { registerBreakpoint } from './breakpoint.ts';
 import { registerToxics } from './toxics.ts';
 import { registerRun } from './run.ts';
 import { registerReport } from './report.ts';
+import { registerDashboard } from './dashboard.ts';
 
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDemo,
@@ -32,4 +33,5 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerBreakpoint,
   registerRun,
   registerReport,
+  registerDashboard,
 ];

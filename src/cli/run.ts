@@ -1,8 +1,8 @@
 /**
- * `faultline run FILE [--out DIR] [--json] [--state-dir D]`: runs an experiment (or a schedule of them, in order)
- * against the RUNNING lab — it never starts one: `faultline up --detach` first (exit 3 / FL_LAB_NOT_RUNNING
+ * `faultline run FILE [--out DIR] [--json] [--state-dir D] [--prometheus URL]`: runs an experiment (or a schedule
+ * of them, in order) against the RUNNING lab — it never starts one: `faultline up --detach` first (exit 3 / FL_LAB_NOT_RUNNING
  * otherwise). Exit codes: 0 every hypothesis held (and none regressed vs --compare); 1 degraded, failed, aborted, invalid or regressed; 2 bad experiment file;
- * 3 no lab; 130 interrupted (every fault reverted first).
+ * 3 no lab (or a --prometheus that does not answer); 130 interrupted (every fault reverted first).
  */
 import type { Command } from 'commander';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -67,9 +67,10 @@ export function registerRun(program: Command): void {
     .option('--out <dir>', 'run directory (for a schedule: the parent of one dir per experiment); default runs/<time>-<title>')
     .option('--json', 'print the verdict(s) as JSON')
     .option('--state-dir <dir>', 'the lab state directory', DEFAULT_STATE_DIR)
+    .option('--prometheus <url>', 'read the lab\'s series from this Prometheus (range queries, step = scrape interval) instead of scraping the lab; it must scrape each lab process with job or `service` label = the process name, as deploy/prometheus/prometheus.yml does')
     .option('--compare <run-dir>', 'a previous run (or a schedule run parent dir): exit 1 when a verdict regresses (e.g. held → degraded)')
-    .addHelpText('after', '\nNeeds a running lab: faultline up --detach. Exit: 0 held, 1 not held (degraded/failed/aborted/invalid), 2 invalid file, 3 no lab, 130 interrupted.\n')
-    .action(async (file: string, opts: { out?: string; json?: boolean; stateDir: string; compare?: string }) => {
+    .addHelpText('after', '\nNeeds a running lab: faultline up --detach. Exit: 0 held, 1 not held (degraded/failed/aborted/invalid), 2 invalid file, 3 no lab (or --prometheus not answering), 130 interrupted.\n')
+    .action(async (file: string, opts: { out?: string; json?: boolean; stateDir: string; compare?: string; prometheus?: string }) => {
       const experiments = loadExperiments(file);
       const previous = opts.compare ? previousVerdicts(opts.compare) : undefined;
       // A missing lab is a missing capability of the environment (exit 3), not a run-time failure.
@@ -97,6 +98,7 @@ export function registerRun(program: Command): void {
             stateDir: opts.stateDir,
             outDir: dir,
             signal: ctrl.signal,
+            prometheus: opts.prometheus,
             onProgress: live ? (p) => process.stderr.write(`\r\x1b[2K${liveLine(p)}`) : undefined,
           });
           if (live) process.stderr.write('\r\x1b[2K');

@@ -6,6 +6,8 @@
  *   DELETE /chaos/faults                                                  → 200 {reverted, still_active} (halt)
  *   GET    /chaos/faults                                                  → 200 {faults}
  *   GET    /chaos/targets                                                 → 200 {targets}
+ *   POST   /chaos/experiments/status {run_id, title, phase, verdict?, dir?} → 200 (the runner's live status)
+ *   GET    /chaos/experiments                                             → 200 {running, recent, schedule}
  *
  * Mutations need `Authorization: Bearer <token>` when they come from off the machine or from a browser (an
  * Origin header), so a web page cannot inject faults through a user's browser. Errors are {error, code, hint?}.
@@ -21,6 +23,14 @@ const MAX_BODY = 64 << 10;
 export interface ChaosApiOptions {
   /** Required for mutations from a browser or a non-loopback address. */
   token: string;
+  /** Where the runner's status posts go (the dashboard's board); without one those routes answer 404. */
+  experiments?: ExperimentStatusSink;
+}
+
+/** Records experiment status posts (validating them) and shows the last ones. */
+export interface ExperimentStatusSink {
+  update(raw: unknown): unknown;
+  snapshot(): unknown;
 }
 
 /** Returns a handler that answers /chaos/* requests and returns false for anything else. */
@@ -48,6 +58,10 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
         send(res, 200, { faults: controller.list().map(publicRecord) });
       } else if (path === '/chaos/targets' && method === 'GET') {
         send(res, 200, { targets: controller.targets().map((t) => ({ name: t.name, proxy: t.proxy?.name ?? null, http: t.http ?? null })) });
+      } else if (path === '/chaos/experiments/status' && method === 'POST' && options.experiments) {
+        send(res, 200, options.experiments.update(await readJson(req)));
+      } else if (path === '/chaos/experiments' && method === 'GET' && options.experiments) {
+        send(res, 200, options.experiments.snapshot());
       } else {
         throw new FaultlineError('ROUTE_NOT_FOUND', `no route ${method} ${path}`);
       }

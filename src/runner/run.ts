@@ -8,6 +8,7 @@
  *   runLoad ─ seconds ─▶ LoadSeriesRecorder ─┐
  *   Scraper ─ rounds  ───────────────────────┼─▶ SeriesStore ─▶ evaluate (live + final) ─▶ Verdict ─▶ writeRun
  *   ChaosClient ─ inject / revert ─▶ marks ──┘
+ *   (with --prometheus, a PrometheusSource polling range queries takes the Scraper's place)
  */
 import { readFileSync } from 'node:fs';
 import { ChaosClient } from '../controller/client.ts';
@@ -17,6 +18,7 @@ import { loadMixFile } from '../load/mix.ts';
 import { planRequests, runLoad, type LoadOptions } from '../load/run.ts';
 import type { LoadSummary } from '../load/samples.ts';
 import { LoadSeriesRecorder } from '../metrics/load-series.ts';
+import { PrometheusSource } from '../metrics/prometheus.ts';
 import { Scraper, type ScrapeTarget } from '../metrics/scraper.ts';
 import { sumIncrease } from '../metrics/sli.ts';
 import { SeriesStore } from '../metrics/store.ts';
@@ -26,6 +28,7 @@ import { labToken } from '../supervisor/token.ts';
 import { controllerPort, LAB_SERVICES } from '../supervisor/topology.ts';
 import { breaches, computeVerdict, sliValue, timeline, type Integrity, type Marks, type Verdict } from './evaluate.ts';
 import { checkIntegrity } from './integrity.ts';
+import { liveStatus } from './live-status.ts';
 import { applyMitigations } from './mitigations.ts';
 import { writeRun, type FaultEventRecord, type RunRecord } from './record.ts';
 import type { Experiment } from './schema.ts';
@@ -47,6 +50,12 @@ export interface RunOptions {
   /** Abort = Ctrl-C: every fault is reverted, the partial run is written, the verdict is aborted. */
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /**
+   * Base URL of a Prometheus that scrapes the lab (each process as job or `service` label = its lab name): the
+   * runner polls it with range queries each scrape interval instead of scraping the lab itself, so live evaluation,
+   * stop conditions and the final verdict read what Prometheus recorded (up to one interval later than a scrape).
+   */
+  prometheus?: string;
 }
 
 /** Ports and URLs of the running lab the runner needs. */
@@ -98,9 +107,13 @@ function sleepUntil(at: number, signal?: AbortSignal): Promise<void> {
  */
 export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<{ verdict: Verdict; dir: string; record: RunRecord }> {
   const lab = labHandle(opts.stateDir);
+  const live = liveStatus(lab.chaos, exp.title, opts.outDir);
   const token = labToken(opts.stateDir, 6 * 3600, 'faultline-run');
   const store = new SeriesStore();
-  const scraper = new Scraper({ targets: lab.targets, store, interval_ms: exp.scrape_interval_ms });
+  // One source fills the store, either way with the same series: our own scrapes, or Prometheus' range queries.
+  const prometheus = opts.prometheus ? new PrometheusSource({ url: opts.prometheus, store, interval_ms: exp.scrape_interval_ms, services: lab.targets.map((t) => t.service) }) : undefined;
+  const scraper = prometheus ?? new Scraper({ targets: lab.targets, store, interval_ms: exp.scrape_interval_ms });
+  await prometheus?.probe();
   const w = exp.windows;
   const totalS = w.warmup_s + w.baseline_s + w.fault_s + w.recovery_s;
   const injected: FaultEventRecord[] = [];
@@ -172,6 +185,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     while (!signal?.aborted && Date.now() < until && !stop) {
       await each?.();
       progress(phase, until, thresholdOf, from);
+      live.phase(phase, Math.max(0, Math.round((until - Date.now()) / 1000)), injected.filter((f) => f.t_stop === undefined).length);
       await sleepUntil(Math.min(until, Date.now() + 1000), signal);
     }
   };
@@ -260,6 +274,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     load.abort();
     await consumed;
     await scraper.stop();
+    if (prometheus) notes.push(`series read from Prometheus at ${opts.prometheus}${prometheus.failures > 0 ? `; ${prometheus.failures} poll(s) failed, last: ${prometheus.lastError}` : ''}${prometheus.collisions.size > 0 ? `; ${prometheus.collisions.size} series skipped (same service and labels as another)` : ''}`);
     await mitigation.restore();
   }
   if (summary && !summary.valid) notes.push(`load generator: ${summary.invalid_reasons.join('; ')}`);
@@ -294,6 +309,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     timeline: timeline(store, exp, t0, end, floors),
   };
   writeRun(opts.outDir, record, verdict, store, controllerEvents(opts.stateDir, injected));
+  await live.done(verdict);
   return { verdict, dir: opts.outDir, record };
 }
 

@@ -16,6 +16,7 @@ import { FaultlineError } from '../core/errors.ts';
 import { createChaosApi } from '../controller/api.ts';
 import { Controller } from '../controller/controller.ts';
 import { chaosToken } from '../controller/token.ts';
+import { attachDashboard, createExperimentBoard, type AttachedDashboard } from '../dashboard/index.ts';
 import type { Target } from '../faults/injector.ts';
 import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
 import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } from './control.ts';
@@ -121,10 +122,12 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
 
   let proxies: ProxyServer | undefined;
   let controller: Controller | undefined;
+  let dashboard: AttachedDashboard | undefined;
   const stop = async (): Promise<void> => {
     if (phase === 'stopping' || phase === 'stopped') return;
     phase = 'stopping';
     writeStatus();
+    await dashboard?.stop();
     // Faults end before the processes do, so nothing outlives the lab (and the journal says so).
     await controller?.halt();
     controller?.close();
@@ -146,9 +149,12 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     }
     // Opening the controller reverts whatever faults a dead predecessor left, before any service starts.
     controller = await Controller.open({ stateDir: paths.root, targets: labTargets(specs, proxies.url, paths) });
-    proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root) }));
+    const board = createExperimentBoard();
+    proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root), experiments: board }));
     proxies.addMetrics(controller.metrics);
+    dashboard = attachDashboard({ proxies, controller, specs, board });
     await manager.startAll();
+    dashboard.start();
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
     await stop();
@@ -159,7 +165,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   readyMs = Date.now() - t0;
   phase = 'running';
   writeStatus();
-  log(`lab up in ${(readyMs / 1000).toFixed(1)} s — api http://127.0.0.1:${specs.find((s) => s.name === 'api')?.proxyPort}, controller ${controllerUrl}`);
+  log(`lab up in ${(readyMs / 1000).toFixed(1)} s — api http://127.0.0.1:${specs.find((s) => s.name === 'api')?.proxyPort}, controller ${controllerUrl}, dashboard ${dashboard?.url} (\`faultline dashboard\` prints a link that can inject)`);
   return { status, proxies: proxies!, stop };
 }
 
