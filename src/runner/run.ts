@@ -292,6 +292,13 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     replica_lag_bytes: null,
     notes: [`integrity check could not run: ${(err as Error).message}`],
   }));
+  const replays = replayShare(summary, exp.integrity.write_endpoint);
+  if (replays !== null && replays > 0.5) {
+    invalid.push(
+      `${(replays * 100).toFixed(0)} % of ${exp.integrity.write_endpoint} answers were idempotent replays (200) rather than new orders (201): ` +
+        'this seed already ran on this lab data, so the write path was never exercised; run with another seed',
+    );
+  }
   const verdict = computeVerdict({ experiment: exp, store, marks, stop, integrity, invalid });
   const floors = [marks.baseline_start, marks.fault_start, marks.first_inject, marks.last_revert].filter((x): x is number => x !== undefined);
   const record: RunRecord = {
@@ -345,6 +352,18 @@ async function runIntegrity(exp: Experiment, lab: LabHandle, loadOptions: LoadOp
     duplicateCharges: sumIncrease(store, 'lab_payments_duplicate_charges_total', { service: 'payments' }, t0, end),
     maxDuplicateCharges: exp.integrity.max_duplicate_charges,
   });
+}
+
+/**
+ * Share of acknowledged writes the lab answered as replays of a known idempotency key (200) instead of new
+ * orders (201, or 202 when degraded); null when the run had no acknowledged write. A seed replays its keys, so a second run with one
+ * seed on the same data would otherwise judge a write path that never called payments.
+ */
+export function replayShare(summary: LoadSummary | undefined, endpoint: string): number | null {
+  const codes = summary?.endpoints[endpoint]?.status_codes ?? {};
+  const replayed = codes['200'] ?? 0;
+  const created = (codes['201'] ?? 0) + (codes['202'] ?? 0); // 202: accepted as payment_pending (degraded)
+  return replayed + created === 0 ? null : replayed / (replayed + created);
 }
 
 /** The controller's annotation events for this run's faults (its fault-events.jsonl), as written. */
