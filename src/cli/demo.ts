@@ -1,27 +1,91 @@
-/** `faultline demo`: the README's main job. Today it runs the proxy tour (see src/demo/proxy-tour.ts). */
+/**
+ * `faultline demo`: the README's main job — a lab of its own, a short breakpoint ramp, experiments 1–4 before
+ * and after mitigations, one report, the lab stopped (src/demo/demo.ts does it all; this file parses and prints).
+ * `--proxy-tour` keeps the earlier ten-second tour of the network faults (src/demo/proxy-tour.ts).
+ * Exit: 0 done, 2 bad plan, 3 the machine lacks what the lab needs, 130 interrupted (every fault reverted, lab down).
+ */
 import type { Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { EXIT } from '../core/exit.ts';
+import { runDemo } from '../demo/demo.ts';
 import { runProxyTour, type TourStep } from '../demo/proxy-tour.ts';
+import type { DemoSummary } from '../demo/report.ts';
+import { onInterrupt } from './load.ts';
+import { parsePort } from './options.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const stamp = (): string => new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+
+interface DemoFlags {
+  json?: boolean;
+  proxyTour?: boolean;
+  roundTrips: number;
+  plan: string;
+  out?: string;
+  stateDir: string;
+  basePort?: number;
+  rate?: number;
+  setup: boolean;
+}
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('Show what each network fault does to a live connection, with numbers (about 10 s).')
-    .option('--json', 'print the results as JSON')
-    .option('--round-trips <n>', 'round trips measured per fault', (v) => Number(v), 40)
-    .addHelpText('after', '\nRuns entirely on loopback: a local echo service behind a faultline proxy; leaves nothing behind.')
-    .action(async (opts: { json?: boolean; roundTrips: number }) => {
-      const progress = (step: TourStep, i: number, total: number): void => {
-        if (!opts.json) process.stderr.write(`[${i + 1}/${total}] ${step.fault}: p50 ${fmt(step.p50_ms)} ms, ${step.outcome}\n`);
-      };
-      const steps = await runProxyTour({ roundTrips: opts.roundTrips, onStep: progress });
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ steps }, null, 2)}\n`);
-        return;
+    .description('The main job: find a real cascade in the lab and show it contained — experiments 1–4 before and after mitigations, one report (about 10 min).')
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('--plan <file>', 'the demo plan: experiments, variants, windows, rate', join(ROOT, 'experiments/demo-schedule.yaml'))
+    .option('--out <dir>', 'report directory (default runs/demo-<time>)')
+    .option('--state-dir <dir>', "the demo lab's own state directory", join(ROOT, '.faultline/demo-lab'))
+    .option('--base-port <port>', 'lab base port (default: the first free range from 27000)', parsePort)
+    .option('--rate <rps>', 'skip the breakpoint ramp and run at this rate', (v) => Number(v))
+    .option('--no-setup', 'do not run scripts/setup.sh when something is missing')
+    .option('--proxy-tour', 'instead: the 10-second tour of network faults on a local echo service')
+    .option('--round-trips <n>', 'with --proxy-tour: round trips measured per fault', (v) => Number(v), 40)
+    .addHelpText('after', '\nAll traffic stays on loopback. Ctrl-C reverts every fault and stops the lab (exit 130).')
+    .action(async (opts: DemoFlags) => {
+      if (opts.proxyTour) return proxyTour(opts);
+      const ctrl = new AbortController();
+      const signals = onInterrupt(() => ctrl.abort());
+      const hangup = (): void => ctrl.abort();
+      process.once('SIGHUP', hangup);
+      let summary: DemoSummary;
+      try {
+        summary = await runDemo({
+          planFile: opts.plan,
+          stateDir: resolve(opts.stateDir),
+          outDir: resolve(opts.out ?? join('runs', `demo-${stamp()}`)),
+          basePort: opts.basePort,
+          rateRps: opts.rate,
+          skipSetup: !opts.setup,
+          signal: ctrl.signal,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+      } finally {
+        signals.off();
+        process.off('SIGHUP', hangup);
       }
-      const rows = steps.map((s) => [s.fault, fmt(s.p50_ms), fmt(s.p99_ms), fmt(s.max_ms), s.throughput_kbps ? String(s.throughput_kbps) : '—', s.outcome]);
-      printTable(['fault', 'p50 ms', 'p99 ms', 'max ms', 'KB/s (256 KB echo)', 'outcome'], rows);
-      process.stdout.write('\nEvery toxic was removed and the proxy closed. Next: `faultline proxy --help`.\n');
+      if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      else {
+        const rows = summary.runs.map((r) => [r.key, r.variant, r.verdict.result]);
+        printTable(['experiment', 'mitigations', 'verdict'], rows);
+        process.stdout.write(`\nReport: ${summary.report.html}\n        ${summary.report.markdown}\n`);
+      }
+      process.exitCode = signals.interrupted() ? EXIT.INTERRUPTED : EXIT.OK;
     });
+}
+
+async function proxyTour(opts: DemoFlags): Promise<void> {
+  const progress = (step: TourStep, i: number, total: number): void => {
+    if (!opts.json) process.stderr.write(`[${i + 1}/${total}] ${step.fault}: p50 ${fmt(step.p50_ms)} ms, ${step.outcome}\n`);
+  };
+  const steps = await runProxyTour({ roundTrips: opts.roundTrips, onStep: progress });
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ steps }, null, 2)}\n`);
+    return;
+  }
+  const rows = steps.map((s) => [s.fault, fmt(s.p50_ms), fmt(s.p99_ms), fmt(s.max_ms), s.throughput_kbps ? String(s.throughput_kbps) : '—', s.outcome]);
+  printTable(['fault', 'p50 ms', 'p99 ms', 'max ms', 'KB/s (256 KB echo)', 'outcome'], rows);
+  process.stdout.write('\nEvery toxic was removed and the proxy closed. Next: `faultline proxy --help`.\n');
 }
 
 function fmt(x: number): string {

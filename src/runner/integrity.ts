@@ -67,8 +67,17 @@ export async function checkIntegrity(input: IntegrityInput): Promise<Integrity> 
     const caughtUp = lag <= 0;
     if (!caughtUp) notes.push(`replica still ${Number.isNaN(lag) ? 'not replaying' : `${lag} bytes behind`} after ${(input.replicaTimeoutMs ?? 10_000) / 1000} s`);
     else {
-      const onReplica = (await replica.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE idempotency_key = ANY($1)', [input.keys])).rows[0].n;
-      if (onReplica !== found) notes.push(`replica has ${onReplica} of the run's orders, the primary ${found}`);
+      // The two counts are taken moments apart on two servers: a write still in flight when the load stopped can
+      // commit in between and replicate a moment later. Only a difference that outlasts the deadline is a finding.
+      const count = async (c: pg.Client): Promise<number> => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE idempotency_key = ANY($1)', [input.keys])).rows[0].n;
+      let onPrimary = found;
+      let onReplica = await count(replica);
+      while (onReplica !== onPrimary && Date.now() <= deadline) {
+        await new Promise((res) => setTimeout(res, 200));
+        onPrimary = await count(primary);
+        onReplica = await count(replica);
+      }
+      if (onReplica !== onPrimary) notes.push(`replica has ${onReplica} of the run's orders, the primary ${onPrimary}`);
     }
     return {
       checked: true,

@@ -1,0 +1,196 @@
+/**
+ * `faultline demo`, the main job, as a library: setup if needed → a lab of its own → a short breakpoint ramp →
+ * the steady rate → every planned (experiment, variant) run through the hypothesis runner → one report → lab down.
+ * This module alone owns that sequence and its guarantee: whatever happens (an error, Ctrl-C through `signal`),
+ * every fault is reverted (the runner does it for its own; `stopLab` reverts anything the journal still holds)
+ * and the lab it started is stopped.
+ *
+ *   setup.sh? ─▶ startDetached(lab) ─▶ findBreakpoint ─▶ rate ─▶ for run in plan: runExperiment ─▶ writeDemoReport
+ *                        └────────────────────────── finally: stopLab ◀──────────────────────────────┘
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { FaultlineError } from '../core/errors.ts';
+import { findBreakpoint, type BreakpointResult } from '../load/breakpoint.ts';
+import type { Verdict } from '../runner/evaluate.ts';
+import { runExperiment, type Progress } from '../runner/run.ts';
+import { stopLab } from '../supervisor/control.ts';
+import { startDetached } from '../supervisor/daemon.ts';
+import { isPortFree } from '../supervisor/health.ts';
+import { missingLabPrerequisites } from '../supervisor/launch.ts';
+import { labToken } from '../supervisor/token.ts';
+import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../supervisor/topology.ts';
+import { deriveExperiment, loadPlan, plannedRuns, type DemoPlan } from './plan.ts';
+import { runFigures, writeDemoReport, type DemoRun, type DemoSummary } from './report.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+export interface DemoOptions {
+  /** The plan file (default experiments/demo-schedule.yaml). */
+  planFile: string;
+  /** The demo's own lab state dir (never the user's default lab). */
+  stateDir: string;
+  /** Where the report and every run dir go (created). */
+  outDir: string;
+  /** Base port; default: the first free range found from 27000 upward. */
+  basePort?: number;
+  /** Skip the breakpoint ramp and use this rate. */
+  rateRps?: number;
+  /** Do not run scripts/setup.sh even if something is missing (tests). */
+  skipSetup?: boolean;
+  /** Ctrl-C: the current run reverts its faults, no further run starts, the lab stops. */
+  signal?: AbortSignal;
+  /** One line per phase (stderr in the CLI). */
+  log: (line: string) => void;
+}
+
+/**
+ * Runs the whole demo and returns its summary (also written as summary.json beside report.md / report.html).
+ * @example
+ *   const s = await runDemo({ planFile: 'experiments/demo-schedule.yaml', stateDir: '.faultline/demo-lab',
+ *                             outDir: 'runs/demo', log: (l) => process.stderr.write(`${l}\n`) });
+ *   s.report.markdown // 'runs/demo/report.md'
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
+  const t0 = Date.now();
+  const plan = loadPlan(opts.planFile);
+  const runs = plannedRuns(plan);
+  const log = (line: string): void => opts.log(`[demo ${clock(t0)}] ${line}`);
+  if (!opts.skipSetup) await ensureSetup(log);
+  const missing = missingLabPrerequisites();
+  if (missing.length > 0) throw new FaultlineError('CAPABILITY_MISSING', `the lab needs: ${missing.join('; ')}`, { hint: 'bash scripts/setup.sh' });
+
+  mkdirSync(opts.outDir, { recursive: true });
+  // A previous demo killed hard may have left its lab behind: this state dir is the demo's own, so stop it.
+  await stopLab(opts.stateDir).catch(() => undefined);
+  const base = opts.basePort ?? (await freeBasePort());
+  log(`starting the lab (state ${relative(process.cwd(), opts.stateDir) || opts.stateDir}, ports ${base}+, naive: mitigations none)`);
+  // Fresh idempotency keys for every run, and for every demo on the same lab data (see deriveExperiment).
+  const seedBase = Math.floor(t0 / 1000) % 0xffff_0000;
+  const done: DemoRun[] = [];
+  let breakpoint: BreakpointResult | undefined;
+  let rate = opts.rateRps ?? plan.rate.fixed_rps;
+  let interrupted = false;
+  try {
+    const status = await startDetached({ stateDir: opts.stateDir, basePort: base, mitigations: 'none', log: () => {} });
+    log(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s`);
+    if (rate === undefined && plan.rate.breakpoint && !opts.signal?.aborted) {
+      breakpoint = await rampBreakpoint(plan, opts.stateDir, base, seedBase + 1000, log, opts.signal);
+      const found = breakpoint.breakpoint_rps ?? (breakpoint.status === 'not_reached' ? plan.rate.breakpoint.max_rps : null);
+      const raw = found === null ? plan.rate.min_rps : found * plan.rate.breakpoint.fraction;
+      rate = clamp(Math.round(raw), plan.rate.min_rps, plan.rate.max_rps);
+      log(`breakpoint ${found ?? '—'} req/s (${breakpoint.status}); steady rate ${rate} req/s (${Math.round(plan.rate.breakpoint.fraction * 100)} %, clamped to [${plan.rate.min_rps}, ${plan.rate.max_rps}])`);
+    }
+    rate ??= plan.rate.min_rps;
+    for (const [i, run] of runs.entries()) {
+      if (opts.signal?.aborted) break;
+      const exp = deriveExperiment(plan, run, rate, seedBase + i, join(opts.outDir, 'experiments'));
+      const dir = join(opts.outDir, 'runs', `${String(i + 1).padStart(2, '0')}-${run.key}-${run.variant.name}`);
+      const w = exp.windows;
+      log(`run ${i + 1}/${runs.length}: ${exp.title} (${w.warmup_s + w.baseline_s + w.fault_s + w.recovery_s} s at ${rate} req/s)`);
+      const { verdict, record } = await runExperiment(exp, { stateDir: opts.stateDir, outDir: dir, signal: opts.signal, onProgress: phaseLogger(log) });
+      const figures = runFigures(dir, record);
+      done.push({ key: run.key, variant: run.variant.name, must_hold: run.variant.must_hold, title: exp.title, dir, experiment_file: exp.source, verdict, figures });
+      log(`  → ${verdict.result.toUpperCase()}: ${oneLine(verdict)}`);
+    }
+  } finally {
+    interrupted = opts.signal?.aborted ?? false;
+    log(interrupted ? 'interrupted: reverting every fault and stopping the lab' : 'stopping the lab');
+    await stopLab(opts.stateDir);
+  }
+  const summary: DemoSummary = {
+    title: plan.title,
+    plan: plan.source,
+    started_at: new Date(t0).toISOString(),
+    wall_s: Math.round((Date.now() - t0) / 1000),
+    interrupted,
+    rate_rps: rate ?? null,
+    breakpoint: breakpoint ? { status: breakpoint.status, slo: breakpoint.slo, breakpoint_rps: breakpoint.breakpoint_rps, broken_at_rps: breakpoint.broken_at_rps, steps: breakpoint.steps.map((s) => ({ rate_rps: s.rate_rps, p99_ms: s.latency_ms.p99 ?? null, error_rate: s.error_rate })) } : null,
+    windows: plan.windows,
+    runs: done,
+    gate_failures: done.filter((r) => r.must_hold && r.verdict.result !== 'held').map((r) => `${r.key} ${r.variant}: ${r.verdict.result}`),
+    report: { markdown: join(opts.outDir, 'report.md'), html: join(opts.outDir, 'report.html'), json: join(opts.outDir, 'summary.json') },
+  };
+  writeDemoReport(opts.outDir, summary);
+  log(`report: ${summary.report.html} (and report.md) — ${summary.wall_s} s in all`);
+  return summary;
+}
+
+/** The lab needs node_modules and a few Debian packages; scripts/setup.sh installs what is missing. */
+async function ensureSetup(log: (line: string) => void): Promise<void> {
+  const missing = missingLabPrerequisites();
+  if (existsSync(join(ROOT, 'node_modules')) && missing.length === 0) return;
+  log(`setup needed (${missing.length > 0 ? missing.join('; ') : 'npm dependencies'}): running bash scripts/setup.sh`);
+  const code = await new Promise<number>((resolve) => {
+    // Its output goes to stderr: stdout is the demo's (and --json's) alone.
+    const child = spawn('bash', [join(ROOT, 'scripts/setup.sh')], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+    child.on('exit', (c) => resolve(c ?? 1));
+    child.on('error', () => resolve(1));
+  });
+  if (code !== 0) throw new FaultlineError('CAPABILITY_MISSING', `scripts/setup.sh failed (exit ${code})`, { hint: 'run it yourself to see why: bash scripts/setup.sh' });
+}
+
+/** A base port whose whole range (services, proxies, controller) is free. */
+async function freeBasePort(): Promise<number> {
+  const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
+  for (let base = 27_000; base <= 40_000; base += 1_000) {
+    if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;
+  }
+  throw new FaultlineError('LISTEN_FAILED', 'no free lab port range between 27000 and 40000', { hint: 'pass --base-port' });
+}
+
+/** The short ramp: a staircase against the api until the SLO breaks (each step judged on its own numbers). */
+async function rampBreakpoint(plan: DemoPlan, stateDir: string, base: number, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<BreakpointResult> {
+  const bp = plan.rate.breakpoint!;
+  const api = LAB_SERVICES.find((r) => r.name === 'api')!;
+  log(`breakpoint ramp: ${bp.start_rps} req/s +${bp.step_rps} every ${bp.step_s} s up to ${bp.max_rps}, SLO ${bp.slo}`);
+  // The mix reads the bearer token from the environment while it is compiled.
+  const prev = process.env.FAULTLINE_LAB_TOKEN;
+  process.env.FAULTLINE_LAB_TOKEN = labToken(stateDir, 3600, 'faultline-demo');
+  try {
+    return await findBreakpoint({
+      target: `http://127.0.0.1:${base + api.proxy!}`,
+      mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'),
+      seed,
+      timeout_ms: 1000,
+      max_lag_ms: 50,
+      connections: 64,
+      start_rps: bp.start_rps,
+      step_rps: bp.step_rps,
+      step_duration_ms: bp.step_s * 1000,
+      max_rps: bp.max_rps,
+      slo: bp.slo,
+      signal,
+      onStep: (s) => log(`  ${s.rate_rps} req/s: p99 ${(s.latency_ms.p99 ?? NaN).toFixed(0)} ms, errors ${(s.error_rate * 100).toFixed(2)} % → ${s.held ? 'held' : 'broke'}`),
+    });
+  } finally {
+    if (prev === undefined) delete process.env.FAULTLINE_LAB_TOKEN;
+    else process.env.FAULTLINE_LAB_TOKEN = prev;
+  }
+}
+
+/** A line when the phase changes and every 10 s within it: enough to follow, not a flood in a log file. */
+function phaseLogger(log: (l: string) => void): (p: Progress) => void {
+  let last = '';
+  let at = 0;
+  return (p) => {
+    if (p.phase === last && Date.now() - at < 10_000) return;
+    last = p.phase;
+    at = Date.now();
+    // A phase's first second has no samples yet: say so once instead of a row of dashes.
+    const slis = p.slis.every((s) => s.value === null) ? '' : p.slis.map((s) => `${s.name} ${s.value === null ? '—' : s.unit === 'ms' ? `${s.value.toFixed(0)} ms` : `${(s.value * 100).toFixed(2)} %`}${s.ok ? '' : ' BREACH'}`).join(' · ');
+    log(`  ${p.phase}${p.left_s ? ` (${p.left_s} s left)` : ''}${p.faults_active ? ` · ${p.faults_active} fault active` : ''}${slis ? ` · ${slis}` : ''}`);
+  };
+}
+
+function oneLine(v: Verdict): string {
+  const n = (x: number | null, d = 0): string => (x === null ? '—' : x.toFixed(d));
+  return `write p99 ${n(v.baseline_p99)} → ${n(v.fault_p99)} ms, write errors ${n(v.fault_err_rate === null ? null : v.fault_err_rate * 100, 2)} %, reads ${n(v.read_availability === null ? null : v.read_availability * 100, 2)} %, MTTR ${n(v.mttr_s, 1)} s`;
+}
+
+const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
+const clock = (t0: number): string => {
+  const s = Math.floor((Date.now() - t0) / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+};

@@ -1,0 +1,240 @@
+/**
+ * The demo's one report (report.md, report.html, summary.json): the verdict table of every run, the before/after
+ * deltas per experiment, and a link to each run's own report. This module alone owns those files and the few
+ * client-side figures it adds to each verdict (read back from the run dir's series, so they are the same numbers
+ * `faultline report` would see): what users saw while the fault was on — write errors including client timeouts,
+ * writes accepted as "payment pending" (202), the worst per-second write p99 — and offered vs completed load.
+ *
+ *   run dir (series.jsonl, verdict.json) ─▶ runFigures ─▶ DemoRun ─┐
+ *                                                     DemoSummary ─┴─▶ report.md · report.html · summary.json
+ */
+import { writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { sumIncrease } from '../metrics/sli.ts';
+import type { Verdict } from '../runner/evaluate.ts';
+import { readRun, type RunRecord } from '../runner/record.ts';
+
+/** What users (the load generator) saw during the fault window, from the run's stored client series. */
+export interface ClientFigures {
+  /** Writes that failed for the user (5xx, timeouts at load.timeout_ms, connection errors) / writes offered. */
+  write_error_rate: number | null;
+  /** Writes answered 202 (accepted, payment pending: graceful degradation) / writes offered. */
+  write_pending_rate: number | null;
+  /**
+   * Reads that failed for the user / reads offered. The server's read availability cannot see a read that waits
+   * in the api's socket pool behind hung writes until the user gives up; this does.
+   */
+  read_error_rate: number | null;
+  /** The worst per-second client p99 of writes (latency from the intended start). */
+  write_p99_worst_ms: number | null;
+  /** Requests of every kind offered and completed while the fault was on. */
+  offered: number;
+  completed: number;
+}
+
+export interface DemoRun {
+  key: string;
+  variant: string;
+  must_hold: boolean;
+  title: string;
+  dir: string;
+  experiment_file: string;
+  verdict: Verdict;
+  figures: ClientFigures;
+}
+
+export interface DemoSummary {
+  title: string;
+  plan: string;
+  started_at: string;
+  wall_s: number;
+  interrupted: boolean;
+  rate_rps: number | null;
+  breakpoint: { status: string; slo: string; breakpoint_rps: number | null; broken_at_rps: number | null; steps: { rate_rps: number; p99_ms: number | null; error_rate: number }[] } | null;
+  windows: { warmup_s: number; baseline_s: number; fault_s: number; recovery_s: number };
+  runs: DemoRun[];
+  /** Runs of a must-hold variant whose verdict was not held (the CI game day fails on any). */
+  gate_failures: string[];
+  report: { markdown: string; html: string; json: string };
+}
+
+/**
+ * The client-side figures of one finished run, over its fault window (first inject → last revert).
+ * @example runFigures('runs/demo/runs/01-exp1-payments-latency-before', record).write_error_rate // 0.92
+ */
+export function runFigures(dir: string, record: RunRecord): ClientFigures {
+  const store = readRun(dir).store();
+  const m = record.marks;
+  const t0 = m.first_inject ?? m.fault_start;
+  const t1 = m.last_revert ?? m.fault_end;
+  const write = { endpoint: record.experiment.integrity.write_endpoint };
+  const offeredWrites = sumIncrease(store, 'faultline_load_offered_total', write, t0, t1);
+  const errors = sumIncrease(store, 'faultline_load_errors_total', write, t0, t1) + sumIncrease(store, 'faultline_load_dropped_total', write, t0, t1);
+  const pending = sumIncrease(store, 'faultline_load_responses_total', { ...write, code: '202' }, t0, t1);
+  const read = { endpoint: 'get_order' };
+  const offeredReads = sumIncrease(store, 'faultline_load_offered_total', read, t0, t1);
+  const readErrors = sumIncrease(store, 'faultline_load_errors_total', read, t0, t1) + sumIncrease(store, 'faultline_load_dropped_total', read, t0, t1);
+  let worst: number | null = null;
+  for (const s of store.select('faultline_load_latency_p99_ms', write)) {
+    for (const [t, v] of s.points) if (t > t0 && t <= t1 + 1000 && Number.isFinite(v)) worst = Math.max(worst ?? 0, v);
+  }
+  return {
+    write_error_rate: offeredWrites > 0 ? errors / offeredWrites : null,
+    // Answers to writes offered just before the window can land inside it: the ratio is capped at 100 %.
+    write_pending_rate: offeredWrites > 0 ? Math.min(1, pending / offeredWrites) : null,
+    read_error_rate: offeredReads > 0 ? readErrors / offeredReads : null,
+    write_p99_worst_ms: worst,
+    offered: Math.round(sumIncrease(store, 'faultline_load_offered_total', { endpoint: 'all' }, t0, t1)),
+    completed: Math.round(sumIncrease(store, 'faultline_load_completed_total', { endpoint: 'all' }, t0, t1)),
+  };
+}
+
+const ms = (x: number | null): string => (x === null ? '—' : `${x.toFixed(0)} ms`);
+const pc = (x: number | null, d = 2): string => (x === null ? '—' : `${(x * 100).toFixed(d)} %`);
+const sec = (x: number | null): string => (x === null ? '—' : `${x.toFixed(1)} s`);
+const times = (x: number | null): string => (x === null ? '—' : `×${x.toFixed(2)}`);
+
+/** The worst rolling (window_s) read availability under the fault: what a cascade verdict is judged on. */
+function readWorst(v: Verdict): number | null {
+  return v.slis.find((x) => x.metric === 'availability')?.fault_worst ?? null;
+}
+
+/** One row of the verdict table, as plain cells (the Markdown and the HTML share them). */
+function cells(r: DemoRun, from: string): { cells: string[]; link: string } {
+  const v = r.verdict;
+  const f = r.figures;
+  return {
+    link: relative(from, join(r.dir, 'report.html')),
+    cells: [
+      r.key,
+      r.variant,
+      v.result.toUpperCase(),
+      `${ms(v.baseline_p99)} → ${ms(v.fault_p99)}`,
+      pc(v.fault_err_rate),
+      pc(f.write_error_rate),
+      pc(f.write_pending_rate, 1),
+      `${pc(v.read_availability, 3)} (${pc(readWorst(v), 2)})`,
+      pc(f.read_error_rate ?? null),
+      sec(v.mttr_s),
+      `${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total}`,
+      `${f.offered} → ${f.completed}`,
+      `${v.load.offered_writes} → ${v.load.effective_payments_calls} (${times(v.load.amplification)})`,
+    ],
+  };
+}
+
+const HEAD = ['experiment', 'mitigations', 'verdict', 'write p99 (baseline → fault)', 'write 5xx (server)', 'write errors (users, incl. timeouts)', 'writes accepted pending (202)', 'read availability under fault (worst 5 s)', 'read errors (users, incl. timeouts)', 'MTTR', 'blast radius (endpoints)', 'requests offered → completed', 'writes → payments calls'];
+
+/** Before → after of each experiment that ran in both variants. */
+function deltas(s: DemoSummary): { key: string; rows: [string, string, string][] }[] {
+  const keys = [...new Set(s.runs.map((r) => r.key))];
+  return keys.flatMap((key) => {
+    const b = s.runs.find((r) => r.key === key && r.variant === 'before');
+    const a = s.runs.find((r) => r.key === key && r.variant === 'after');
+    if (!b || !a) return [];
+    return [{
+      key,
+      rows: [
+        ['verdict', b.verdict.result, a.verdict.result],
+        ['write p99 under fault (server, api)', ms(b.verdict.fault_p99), ms(a.verdict.fault_p99)],
+        ['worst per-second write p99 (users)', ms(b.figures.write_p99_worst_ms), ms(a.figures.write_p99_worst_ms)],
+        ['write 5xx rate under fault (server)', pc(b.verdict.fault_err_rate), pc(a.verdict.fault_err_rate)],
+        ['write error rate under fault (users, incl. timeouts)', pc(b.figures.write_error_rate), pc(a.figures.write_error_rate)],
+        ['read availability under fault (whole window)', pc(b.verdict.read_availability, 3), pc(a.verdict.read_availability, 3)],
+        ['read availability, worst 5 s under fault', pc(readWorst(b.verdict), 2), pc(readWorst(a.verdict), 2)],
+        ['read error rate under fault (users, incl. timeouts)', pc(b.figures.read_error_rate ?? null), pc(a.figures.read_error_rate ?? null)],
+        ['MTTR', sec(b.verdict.mttr_s), sec(a.verdict.mttr_s)],
+        ['blast radius', `${b.verdict.blast_radius.endpoints_breached}/${b.verdict.blast_radius.endpoints_total} endpoints`, `${a.verdict.blast_radius.endpoints_breached}/${a.verdict.blast_radius.endpoints_total} endpoints`],
+        ['offered → completed requests (fault window)', `${b.figures.offered} → ${b.figures.completed}`, `${a.figures.offered} → ${a.figures.completed}`],
+        ['offered writes → payments calls', `${b.verdict.load.offered_writes} → ${b.verdict.load.effective_payments_calls} (${times(b.verdict.load.amplification)})`, `${a.verdict.load.offered_writes} → ${a.verdict.load.effective_payments_calls} (${times(a.verdict.load.amplification)})`],
+      ],
+    }];
+  });
+}
+
+function breakpointText(bp: NonNullable<DemoSummary['breakpoint']>): string {
+  const top = bp.steps.at(-1)?.rate_rps;
+  if (bp.status === 'found') return `${bp.breakpoint_rps} req/s (broke at ${bp.broken_at_rps})`;
+  if (bp.status === 'not_reached') return `not reached — the SLO held up to the ramp's top step, ${top} req/s`;
+  return `${bp.status}${bp.broken_at_rps ? ` (broke at ${bp.broken_at_rps} req/s)` : ''}`;
+}
+
+function intro(s: DemoSummary): string[] {
+  const w = s.windows;
+  const bp = s.breakpoint;
+  return [
+    `Started ${s.started_at}; ${s.wall_s} s in all${s.interrupted ? ' — INTERRUPTED (partial results)' : ''}.`,
+    bp
+      ? `Breakpoint (short ramp, SLO ${bp.slo}): ${breakpointText(bp)}; steady rate **${s.rate_rps} req/s** of the default mix (80 % reads, 20 % writes).`
+      : `Steady rate **${s.rate_rps} req/s** of the default mix (80 % reads, 20 % writes), fixed by the plan.`,
+    `Windows per run: warm-up ${w.warmup_s} s, baseline ${w.baseline_s} s, fault ${w.fault_s} s, recovery ${w.recovery_s} s (the committed files use 60/120/120 s; see docs/findings.md for full-window runs).`,
+    `SLOs (DESIGN.md): writes p99 < 250 ms and < 0.1 % errors in steady state, < 1 s and < 1 % under one fault; reads ≥ 99.9 % available always. "before" = the naive lab (mitigations none), "after" = every mitigation on (mitigations all).`,
+    `Server columns come from the api's own histograms (what the verdict judges); user columns from the load generator (a request still unanswered after the experiment's client timeout counts as an error there, while the naive server — which has no timeouts — never answers 5xx for it).`,
+  ];
+}
+
+function markdown(s: DemoSummary, dir: string): string {
+  const lines = [`# ${s.title}`, '', ...intro(s).flatMap((l) => [l, '']), '## Verdicts', ''];
+  lines.push(`| ${HEAD.join(' | ')} | report |`, `|${HEAD.map(() => '---').join('|')}|---|`);
+  for (const r of s.runs) {
+    const c = cells(r, dir);
+    lines.push(`| ${c.cells.join(' | ')} | [${r.variant}](${c.link}) |`);
+  }
+  lines.push('', '## Before → after', '');
+  for (const d of deltas(s)) {
+    lines.push(`### ${d.key}`, '', '| | before (naive) | after (mitigated) |', '|---|---|---|', ...d.rows.map((r) => `| ${r.join(' | ')} |`), '');
+  }
+  lines.push('## Why each verdict', '');
+  for (const r of s.runs) {
+    lines.push(`- **${r.key} ${r.variant}: ${r.verdict.result}** — ${r.verdict.reasons.join('; ')} (experiment file: \`${relative(dir, r.experiment_file)}\`)`);
+  }
+  if (s.gate_failures.length > 0) lines.push('', `**Gate: ${s.gate_failures.length} must-hold run(s) did not hold:** ${s.gate_failures.join('; ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+const esc = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const COLORS: Record<string, string> = { HELD: '#1a7f37', DEGRADED: '#9a6700', FAILED: '#cf222e', ABORTED: '#8250df', INVALID: '#57606a' };
+
+function html(s: DemoSummary, dir: string): string {
+  const md = (t: string): string => esc(t).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>');
+  const rows = s.runs
+    .map((r) => {
+      const c = cells(r, dir);
+      const tds = c.cells.map((x, i) => (i === 2 ? `<td style="color:#fff;background:${COLORS[x] ?? '#57606a'};font-weight:600">${esc(x)}</td>` : `<td>${esc(x)}</td>`)).join('');
+      return `<tr>${tds}<td><a href="${esc(c.link)}">${esc(r.variant)} report</a></td></tr>`;
+    })
+    .join('\n');
+  const deltaTables = deltas(s)
+    .map((d) => `<h3>${esc(d.key)}</h3><table><tr><th></th><th>before (naive)</th><th>after (mitigated)</th></tr>${d.rows.map((r) => `<tr>${r.map((x, i) => (i === 0 ? `<th>${esc(x)}</th>` : `<td>${esc(x)}</td>`)).join('')}</tr>`).join('')}</table>`)
+    .join('\n');
+  const reasons = s.runs.map((r) => `<li><b>${esc(`${r.key} ${r.variant}: ${r.verdict.result}`)}</b> — ${esc(r.verdict.reasons.join('; '))}</li>`).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(s.title)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1f2328;max-width:1400px}
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td:nth-child(n+4){font-variant-numeric:tabular-nums}
+</style></head><body>
+<h1>${esc(s.title)}</h1>
+${intro(s).map((l) => `<p>${md(l)}</p>`).join('\n')}
+<h2>Verdicts</h2>
+<table><tr>${HEAD.map((h) => `<th>${esc(h)}</th>`).join('')}<th>report</th></tr>
+${rows}
+</table>
+<h2>Before → after</h2>
+${deltaTables}
+<h2>Why each verdict</h2><ul>${reasons}</ul>
+${s.gate_failures.length > 0 ? `<p><b>Gate: must-hold runs that did not hold:</b> ${esc(s.gate_failures.join('; '))}</p>` : ''}
+</body></html>
+`;
+}
+
+/**
+ * Writes report.md, report.html and summary.json into `dir`.
+ * @example writeDemoReport('runs/demo-20261123', summary)
+ */
+export function writeDemoReport(dir: string, s: DemoSummary): void {
+  writeFileSync(join(dir, 'report.md'), markdown(s, dir));
+  writeFileSync(join(dir, 'report.html'), html(s, dir));
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(s, null, 2)}\n`);
+}

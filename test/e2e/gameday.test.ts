@@ -1,0 +1,56 @@
+/**
+ * The CI game day: the short chaos schedule experiments/gameday-ci.yaml on ONE lab, through the same library the
+ * `faultline demo` command uses — experiments 1–4 after mitigations, each of which MUST hold (any other verdict
+ * fails CI), plus experiment 1 on the naive lab to prove the schedule still finds the cascade it guards against.
+ * Also checks the demo's promises: one report (Markdown + HTML) linking every run's own report, the lab stopped
+ * and no fault left behind. Skips (saying why) when PostgreSQL or Redis are not installed.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { runDemo } from '../../src/demo/demo.ts';
+import { labStatus, stopLab } from '../../src/supervisor/control.ts';
+import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
+
+const PLAN = new URL('../../experiments/gameday-ci.yaml', import.meta.url).pathname;
+const missing = missingLabPrerequisites();
+const skip = missing.length > 0 ? `lab prerequisites missing: ${missing.join('; ')} (run npm run setup)` : false;
+if (skip) process.stdout.write(`# skipping test/e2e/gameday.test.ts — ${skip}\n`);
+
+describe('CI game day', { skip, timeout: 420_000 }, () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'faultline-gameday-'));
+  const outDir = mkdtempSync(join(tmpdir(), 'faultline-gameday-out-'));
+  chmodSync(stateDir, 0o755); // the postgres user must reach its data dir inside
+
+  after(async () => {
+    await stopLab(stateDir).catch(() => undefined);
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  test('every after-mitigation verdict is held; the naive lab still cascades', async () => {
+    const s = await runDemo({ planFile: PLAN, stateDir, outDir, skipSetup: true, log: (l) => process.stdout.write(`# ${l}\n`) });
+    const table = s.runs.map((r) => `${r.key} ${r.variant}: ${r.verdict.result} (${r.verdict.reasons.join('; ')})`).join('\n');
+    process.stdout.write(`# game day in ${s.wall_s} s:\n${table.replace(/^/gm, '#   ')}\n`);
+    assert.equal(s.runs.length, 5, table);
+    assert.deepEqual(s.gate_failures, [], `after-mitigation verdicts that did not hold:\n${table}`);
+    for (const r of s.runs.filter((x) => x.variant === 'after')) {
+      assert.ok(r.verdict.read_availability !== null && r.verdict.read_availability >= 0.999, `${r.key}: reads ${r.verdict.read_availability}`);
+    }
+    // The naive lab under 1.5 s of payments latency: the write path's p99 leaves its 1 s SLO (the cascade).
+    const naive = s.runs.find((r) => r.key === 'exp1-payments-latency' && r.variant === 'before')!;
+    assert.notEqual(naive.verdict.result, 'held', table);
+    assert.ok(naive.verdict.fault_p99 !== null && naive.verdict.fault_p99 > 1000, `naive write p99 ${naive.verdict.fault_p99}`);
+    // The demo's promises: one report linking each run's own, the lab down, no fault left on.
+    const md = readFileSync(s.report.markdown, 'utf8');
+    for (const r of s.runs) assert.ok(md.includes(`${r.dir.slice(outDir.length + 1)}/report.html`), `report.md links ${r.dir}`);
+    assert.ok(existsSync(s.report.html) && readFileSync(s.report.html, 'utf8').includes('</table>'));
+    assert.equal(labStatus(stateDir).running, false);
+    for (const r of s.runs) {
+      const run = JSON.parse(readFileSync(join(r.dir, 'run.json'), 'utf8')) as { fault_events: { id: string; t_stop?: number }[] };
+      for (const f of run.fault_events) assert.equal(typeof f.t_stop, 'number', `${r.key} ${r.variant}: fault ${f.id} never reverted`);
+    }
+  });
+});
