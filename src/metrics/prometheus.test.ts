@@ -166,10 +166,12 @@ test('range queries over a real prometheus give sli.ts the rate and quantiles th
   const servedValues = new Set(served.map((s) => s.value));
   for (const [t, v] of counter.points) assert.ok(servedValues.has(v), `value ${v} at ${t} was never served`);
 
-  // Rate: within 5 % of the rate the ticker produced (a window of 5 grid steps spans 5 scrape intervals ± jitter).
+  // Rate: close to the rate the ticker produced. The reference is the ticker's whole-run average while the
+  // window is its last 5 s, and the ticker's timers slow down when the CI machine is busy: 15 % covers that
+  // (seen: 7 % on a loaded run) and still catches a wrong unit or window (errors of 2× or more).
   const producedRate = (produced.n / (Date.now() - produced.t0)) * 1000;
   const got = rate(store, 'demo_requests_total', { service: 'demo' }, from, to);
-  assert.ok(Math.abs(got - producedRate) / producedRate < 0.05, `rate ${got.toFixed(1)}/s vs produced ${producedRate.toFixed(1)}/s`);
+  assert.ok(Math.abs(got - producedRate) / producedRate < 0.15, `rate ${got.toFixed(1)}/s vs produced ${producedRate.toFixed(1)}/s`);
   assert.ok(increase(counter, from, to) > 0);
 
   // Quantiles: the distribution per tick is fixed and scrapes see whole ticks, so histogram_quantile is exact.
