@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { isPortFree } from '../../src/supervisor/health.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { freeBasePort } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
@@ -30,15 +30,6 @@ if (skip) process.stdout.write(`# skipping the browser part of test/e2e/dashboar
 const say = (line: string): void => void process.stdout.write(`# ${line}\n`);
 
 /** A base port whose whole lab range is free (below the ephemeral range, as in lab.test.ts). */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 12_000 + Math.floor(Math.random() * 15) * 1_000;
-    const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
-    if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;
-  }
-  throw new Error('no free lab port range found');
-}
-
 function faultline(args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [BIN, ...args], { timeout: 90_000 });
 }

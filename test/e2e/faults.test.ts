@@ -16,25 +16,16 @@ import { Pool } from 'undici';
 import { ChaosClient } from '../../src/controller/client.ts';
 import { chaosToken } from '../../src/controller/token.ts';
 import { procState } from '../../src/faults/kinds/process/pid.ts';
-import { isPortFree } from '../../src/supervisor/health.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 import { processStartTicks, type PidRecord } from '../../src/supervisor/state-dir.ts';
 import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { freeBasePort } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
 const missing = missingLabPrerequisites();
 const skip = missing.length > 0 ? `lab prerequisites missing: ${missing.join('; ')} (run npm run setup)` : false;
 if (skip) process.stdout.write(`# skipping test/e2e/faults.test.ts — ${skip}\n`);
-
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 12_000 + Math.floor(Math.random() * 15) * 1_000;
-    const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
-    if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;
-  }
-  throw new Error('no free lab port range found');
-}
 
 const faultline = (args: string[]) => run(process.execPath, [BIN, ...args], { env: process.env, timeout: 120_000 });
 

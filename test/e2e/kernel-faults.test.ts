@@ -24,11 +24,11 @@ import { faultlineCgroups, hierarchyFor, staticReason as cgroupReason } from '..
 import { readOffset } from '../../src/faults/kinds/clock/clock_skew.ts';
 import { probeNft } from '../../src/faults/kinds/nftables/nft.linux.ts';
 import { faketimeFile, isMounted, libfaketimePath, pgVolume } from '../../src/supervisor/fault-surfaces.ts';
-import { isPortFree } from '../../src/supervisor/health.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 import { isRecordAlive, labSecret, readJson, readPidRecords, statePaths, type PidRecord } from '../../src/supervisor/state-dir.ts';
 import { signToken } from '../../src/supervisor/token.ts';
-import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { freeBasePort } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
@@ -74,15 +74,6 @@ for (const [family, why] of [
   ['clock', clockSkip],
 ] as const) {
   if (why) say(`skipping the ${family} family — ${why}`);
-}
-
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 12_000 + Math.floor(Math.random() * 15) * 1_000;
-    const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
-    if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;
-  }
-  throw new Error('no free lab port range found');
 }
 
 function faultline(args: string[]): Promise<{ stdout: string; stderr: string }> {

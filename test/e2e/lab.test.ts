@@ -17,6 +17,7 @@ import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 import { isRecordAlive, labSecret, readPidRecords, statePaths, type PidRecord } from '../../src/supervisor/state-dir.ts';
 import { signToken } from '../../src/supervisor/token.ts';
 import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { freeBasePort } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
@@ -33,17 +34,6 @@ const hasPromtool = (() => {
 })();
 
 /** A base port whose whole lab range is free (the ports are base + the table's offsets). */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    // Below 32768: outside the kernel's ephemeral range, so outgoing connections cannot grab a lab port mid-start.
-    const base = 12_000 + Math.floor(Math.random() * 15) * 1_000;
-    const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
-    const free = await Promise.all(offsets.map((o) => isPortFree(base + o)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no free lab port range found');
-}
-
 function faultline(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 90_000 });
 }

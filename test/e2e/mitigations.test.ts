@@ -16,11 +16,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { isPortFree } from '../../src/supervisor/health.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 import { labSecret, statePaths } from '../../src/supervisor/state-dir.ts';
 import { signToken } from '../../src/supervisor/token.ts';
-import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { freeBasePort } from '../helpers/lab.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
@@ -38,16 +38,6 @@ const hasPromtool = (() => {
 
 /** The node services that carry the switch. */
 const SWITCHED = ['api', 'orders-1', 'orders-2', 'worker'];
-
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 12_000 + Math.floor(Math.random() * 15) * 1_000;
-    const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
-    const free = await Promise.all(offsets.map((o) => isPortFree(base + o)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no free lab port range found');
-}
 
 function faultline(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 90_000 });

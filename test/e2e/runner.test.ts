@@ -10,11 +10,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isPortFree } from '../../src/supervisor/health.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
-import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { CONTROLLER_PORT_OFFSET } from '../../src/supervisor/topology.ts';
 import { chaosToken } from '../../src/controller/token.ts';
 import type { Verdict } from '../../src/runner/evaluate.ts';
+import { freeBasePort } from '../helpers/lab.ts';
 
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
 const CI_EXPERIMENT = new URL('../../experiments/payments-latency-ci.yaml', import.meta.url).pathname;
@@ -22,15 +22,6 @@ const MIX = new URL('../../experiments/mixes/lab-default.yaml', import.meta.url)
 const missing = missingLabPrerequisites();
 const skip = missing.length > 0 ? `lab prerequisites missing: ${missing.join('; ')} (run npm run setup)` : false;
 if (skip) process.stdout.write(`# skipping test/e2e/runner.test.ts — ${skip}\n`);
-
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 12_000 + Math.floor(Math.random() * 15) * 1_000;
-    const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
-    if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;
-  }
-  throw new Error('no free lab port range found');
-}
 
 interface Ran {
   code: number;
