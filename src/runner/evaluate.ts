@@ -296,17 +296,22 @@ export interface VerdictInput {
   invalid?: string[];
 }
 
-const NO_INTEGRITY: Integrity = {
-  checked: false,
-  ok: true,
-  acknowledged_orders: null,
-  found_on_primary: null,
-  duplicate_orders: null,
-  duplicate_charges: null,
-  replica_caught_up: null,
-  replica_lag_bytes: null,
-  notes: ['not checked'],
-};
+/** An integrity record for a run whose integrity was not checked, saying why. */
+export function integrityNotChecked(note: string): Integrity {
+  return {
+    checked: false,
+    ok: true,
+    acknowledged_orders: null,
+    found_on_primary: null,
+    duplicate_orders: null,
+    duplicate_charges: null,
+    replica_caught_up: null,
+    replica_lag_bytes: null,
+    notes: [note],
+  };
+}
+
+const NO_INTEGRITY: Integrity = integrityNotChecked('not checked');
 
 const fmt = (v: number | null, metric: SliSpec['metric']): string =>
   v === null ? 'no data' : metric === 'latency_ms' ? `${v.toFixed(1)} ms` : `${(v * 100).toFixed(3)} %`;

@@ -26,7 +26,7 @@ import { labStatus } from '../supervisor/control.ts';
 import { statePaths } from '../supervisor/state-dir.ts';
 import { labToken } from '../supervisor/token.ts';
 import { controllerPort, LAB_SERVICES } from '../supervisor/topology.ts';
-import { breaches, computeVerdict, sliValue, timeline, type Integrity, type Marks, type Verdict } from './evaluate.ts';
+import { breaches, computeVerdict, integrityNotChecked, sliValue, timeline, type Integrity, type Marks, type Verdict } from './evaluate.ts';
 import { checkIntegrity } from './integrity.ts';
 import { liveStatus } from './live-status.ts';
 import { applyMitigations } from './mitigations.ts';
@@ -281,17 +281,11 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
   if (interrupted && !stop) stop = { condition: 'interrupted (Ctrl-C / signal)', at: Date.now() };
   opts.onProgress?.({ phase: 'judging', left_s: 0, slis: [], faults_active: 0 });
   const end = Date.now();
-  if (exp.integrity.enabled) integrity = await runIntegrity(exp, lab, loadOptions, summary, store, t0, end, token).catch((err: unknown) => ({
-    checked: false,
-    ok: true,
-    acknowledged_orders: null,
-    found_on_primary: null,
-    duplicate_orders: null,
-    duplicate_charges: null,
-    replica_caught_up: null,
-    replica_lag_bytes: null,
-    notes: [`integrity check could not run: ${(err as Error).message}`],
-  }));
+  if (exp.integrity.enabled) {
+    integrity = await runIntegrity(exp, lab, loadOptions, summary, store, t0, end, token).catch((err: unknown) =>
+      integrityNotChecked(`integrity check could not run: ${(err as Error).message}`),
+    );
+  }
   const replays = replayShare(summary, exp.integrity.write_endpoint);
   if (replays !== null && replays > 0.5) {
     invalid.push(
@@ -324,7 +318,7 @@ async function runIntegrity(exp: Experiment, lab: LabHandle, loadOptions: LoadOp
   const mix = loadMixFile(exp.mix_path, { ...process.env, FAULTLINE_LAB_TOKEN: token });
   const writeIndex = mix.endpoints.findIndex((e) => e.name === exp.integrity.write_endpoint);
   if (writeIndex < 0) {
-    return { checked: false, ok: true, acknowledged_orders: null, found_on_primary: null, duplicate_orders: null, duplicate_charges: null, replica_caught_up: null, replica_lag_bytes: null, notes: [`the mix has no endpoint "${exp.integrity.write_endpoint}": not checked`] };
+    return integrityNotChecked(`the mix has no endpoint "${exp.integrity.write_endpoint}": not checked`);
   }
   const sentUntil = (summary?.elapsed_s ?? (end - t0) / 1000) * 1000;
   const keys: string[] = [];
