@@ -279,7 +279,9 @@ describe('lab mitigations', { skip, timeout: 240_000 }, () => {
       return statuses;
     };
     const dupBefore = await duplicateCalls();
-    // Fresh budgets (a settings change rebuilds them), everything on as in the "after" run.
+    // Fresh budgets and breakers (a settings change rebuilds them; passing through `none` makes sure the breaker
+    // settings change too, so a breaker the hang test left open does not swallow every charge), everything on.
+    await setMitigations({ preset: 'none' });
     await setMitigations({ preset: 'all', retries: { min_per_s: 1 } });
     await paymentsControl({ error_rate: 0.1 });
     try {
