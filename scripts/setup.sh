@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # faultline's one setup step, safe to run again: installs the Debian packages listed in
 # scripts/system-packages.txt that are missing (apt-get, as root) and the npm dependencies pinned in
-# package-lock.json. Prints what it did; exits 3 when something it needs cannot be installed.
+# package-lock.json, then builds dist/ (scripts/build.ts). Prints what it did; exits 3 when something it needs
+# cannot be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +37,6 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
 else
   echo "setup: npm dependencies present"
 fi
+# What must run without compiling TypeScript at run time (the dead-man watchdog) is built here.
+node --import tsx scripts/build.ts || { echo "setup: build failed" >&2; exit 4; }
 echo "setup: done"

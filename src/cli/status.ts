@@ -9,6 +9,7 @@ export function printStatus(stateDir: string): boolean {
   const status = labStatus(stateDir);
   const out: string[] = [];
   out.push(`lab: ${status.phase}${status.controller_pid ? ` (controller pid ${status.controller_pid}, ${status.controller_url})` : ''}`);
+  out.push(`watchdog: ${status.watchdog_pid ? `pid ${status.watchdog_pid} (reverts every fault and restarts the controller if it dies)` : 'none'}`);
   if (status.error) out.push(`error: ${status.error}`);
   if (status.services.length > 0) {
     const rows = [['SERVICE', 'STATE', 'PID', 'PORT', 'PROXY', 'RESTARTS', 'DETAIL']];

@@ -67,6 +67,8 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
       }
     } catch (err) {
       const e = isFaultlineError(err) ? err : new FaultlineError('INTERNAL', String((err as Error).message ?? err));
+      // A 413 leaves the rest of the body unread: close the connection after answering rather than parse it.
+      if (e.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
       send(res, e.status, { error: e.message, code: e.publicCode, ...(e.field ? { field: e.field } : {}), ...(e.hint ? { hint: e.hint } : {}) });
     }
     return true;
@@ -94,14 +96,18 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return; // drained and dropped: the 413 below is answered on an intact connection
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new FaultlineError('BAD_REQUEST_BODY', `bad request body: larger than ${MAX_BODY} bytes`));
-        req.destroy();
+        tooLarge = true;
+        chunks.length = 0;
+        reject(new FaultlineError('BODY_TOO_LARGE', `request body larger than ${MAX_BODY} bytes (the limit)`, { hint: `send at most ${MAX_BODY} bytes` }));
       } else chunks.push(c);
     });
     req.on('end', () => {
+      if (tooLarge) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (!text.trim()) return reject(new FaultlineError('BAD_REQUEST_BODY', 'bad request body: empty'));
       try {

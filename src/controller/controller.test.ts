@@ -214,3 +214,90 @@ describe('fault controller: failed reverts', () => {
     }
   });
 });
+
+describe('fault controller: the lifecycle under races (issue 20 regressions)', () => {
+  /**
+   * A fault type whose "system" is a variable and whose apply takes as long as the test says, so a revert or a
+   * halt can arrive while it is being applied; `fail` makes apply throw after its delay.
+   */
+  function slowType(world: { active: boolean; applyMs: number; fail: boolean }) {
+    return defineInjector<Record<string, never>, { n: number }>({
+      type: 'slow',
+      family: 'test',
+      summary: 'a fault whose apply takes applyMs',
+      params: z.strictObject({}),
+      unsupported: () => null,
+      mechanism: () => 'test variable',
+      plan: () => ({ n: 1 }),
+      async apply() {
+        await new Promise((r) => setTimeout(r, world.applyMs));
+        if (world.fail) throw new Error('answered 404: no route /control');
+        world.active = true;
+      },
+      async revert() {
+        world.active = false;
+      },
+      verify: async () => world.active,
+    });
+  }
+  let stateDir: string;
+  let controller: Controller;
+  let world: { active: boolean; applyMs: number; fail: boolean };
+  beforeEach(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'faultline-ctl-'));
+    world = { active: false, applyMs: 150, fail: false };
+    controller = await Controller.open({ stateDir, targets: [{ name: 'x' }, { name: 'y' }], types: buildFaultRegistry([[slowType(world)]]) });
+  });
+  afterEach(() => {
+    controller.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const pendingId = (): string => controller.list().find((r) => r.phase === 'pending')!.id;
+
+  it('a revert that arrives while the fault is applied waits for the apply, then reverts: the record ends reverted, never injected again', async () => {
+    const injecting = controller.inject({ type: 'slow', target: 'x' });
+    await new Promise((r) => setTimeout(r, 20));
+    const reverting = controller.revert(pendingId());
+    const injected = await injecting;
+    const reverted = await reverting;
+    assert.equal(reverted.phase, 'reverted');
+    assert.equal(controller.get(injected.id).phase, 'reverted');
+    assert.equal(world.active, false);
+    const phases = readFileSync(join(stateDir, 'faults.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).phase);
+    assert.deepEqual(phases, ['pending', 'injected', 'reverted'], 'no stale copy written over a later state');
+  });
+
+  it('a failed apply is terminal (failed), does not block its target, and a halt clears it; the API answers without a raw 500 of the cause', async () => {
+    world.fail = true;
+    await assert.rejects(controller.inject({ type: 'slow', target: 'x' }), { code: 'APPLY_FAILED' });
+    assert.equal(controller.list()[0].phase, 'failed');
+    world.fail = false;
+    const next = await controller.inject({ type: 'slow', target: 'x' });
+    assert.equal(next.phase, 'injected', 'the target is not busy after a failed apply');
+    const halted = await controller.halt();
+    assert.ok(halted.every((r) => r.phase === 'reverted'));
+  });
+
+  it('a halt reverts a fault still being applied and refuses injects until it returns (409)', async () => {
+    world.applyMs = 300;
+    const injecting = controller.inject({ type: 'slow', target: 'x' });
+    await new Promise((r) => setTimeout(r, 20));
+    const halting = controller.halt();
+    await assert.rejects(controller.inject({ type: 'slow', target: 'y' }), { code: 'HALT_IN_PROGRESS' });
+    const [record] = await halting;
+    await injecting;
+    assert.equal(record.phase, 'reverted', 'the halt answered with the fault it saw being applied');
+    assert.equal(world.active, false);
+    assert.ok(controller.list().every((r) => r.phase === 'reverted'));
+    await controller.inject({ type: 'slow', target: 'y' }); // accepted again once the halt has returned
+    await controller.halt();
+  });
+
+  it('the TTL counts from the moment the fault is in effect, not from the plan', async () => {
+    world.applyMs = 400;
+    const f = await controller.inject({ type: 'slow', target: 'x', duration_s: 1 });
+    assert.ok(f.expires_at > f.t_start, 'expires after it started');
+    assert.ok(Math.abs(f.expires_at - f.t_start - 1) < 0.01, `expires ${f.expires_at - f.t_start} s after the start`);
+    await controller.halt();
+  });
+});

@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { FaultlineError, type Issue } from '../core/errors.ts';
+import { FaultlineError, isFaultlineError, type Issue } from '../core/errors.ts';
 import { issuesFromZod } from '../core/schema.ts';
 import type { Target } from '../faults/injector.ts';
 import { FAULT_TYPES, type AnyInjector } from '../faults/registry.ts';
@@ -33,6 +33,9 @@ export interface InjectRequest {
   concurrent?: boolean;
 }
 
+/** Who acted on a fault: the controller itself, or the watchdog after the controller died. */
+export type Actor = 'controller' | 'watchdog';
+
 /** An annotation: the start or stop of a fault, for dashboards and reports. */
 export interface FaultEvent {
   ts: number;
@@ -41,6 +44,8 @@ export interface FaultEvent {
   type: string;
   target: string;
   mechanism: string;
+  /** Who carried it out. */
+  by: Actor;
   error?: string;
 }
 
@@ -50,9 +55,17 @@ export interface ControllerOptions {
   types?: ReadonlyMap<string, AnyInjector>;
   /** TTL of a fault injected without duration_s. */
   defaultTtlS?: number;
+  /** Who this instance acts as; stamped on every record it finishes and every event it emits. */
+  actor?: Actor;
 }
 
 const MAX_TTL_S = 86_400;
+
+/** What a failure says to a user: the message, without the external command line a CommandError carries. */
+function userMessage(err: unknown): string {
+  const message = String((err as Error)?.message ?? err);
+  return message.split('\n')[0].slice(0, 300);
+}
 const RETRY_MAX_MS = 30_000;
 
 export class Controller {
@@ -67,6 +80,11 @@ export class Controller {
   readonly #journal: Journal;
   readonly #eventsFile: string;
   readonly #defaultTtl: number;
+  readonly #actor: Actor;
+  /** The operation in progress on each fault: apply and revert of one fault never interleave. */
+  readonly #locks = new Map<string, Promise<unknown>>();
+  /** While a halt runs, injects are refused: nothing may start that the halt would not see. */
+  #halting = false;
   readonly #active: Gauge;
   readonly #injected: Counter;
   readonly #revertFailures: Counter;
@@ -75,6 +93,7 @@ export class Controller {
     this.#types = options.types ?? FAULT_TYPES;
     this.#targets = new Map(options.targets.map((t) => [t.name, t]));
     this.#defaultTtl = options.defaultTtlS ?? 600;
+    this.#actor = options.actor ?? 'controller';
     mkdirSync(options.stateDir, { recursive: true });
     this.#journal = new Journal(join(options.stateDir, 'faults.jsonl'));
     this.#eventsFile = join(options.stateDir, 'fault-events.jsonl');
@@ -129,8 +148,13 @@ export class Controller {
     return record;
   }
 
-  /** Validates, journals, applies. Throws (4xx) with nothing applied on bad input or a busy target. */
+  /**
+   * Validates, journals, applies. Throws (4xx) with nothing applied on bad input, a busy target or a halt in
+   * progress. Every path out of applying ends in a journaled state: injected, or failed (terminal, not active).
+   * The TTL counts from the moment the fault is in effect, not from the plan.
+   */
   async inject(request: InjectRequest): Promise<FaultRecord> {
+    if (this.#halting) throw new FaultlineError('HALT_IN_PROGRESS');
     const { injector, target, params, ttl } = this.#validate(request);
     if (!request.concurrent) {
       const busy = [...this.#records.values()].find((r) => r.target === target.name && (r.phase === 'injected' || r.phase === 'pending'));
@@ -152,24 +176,37 @@ export class Controller {
       handle: injector.plan(target, params, ctx),
     };
     this.#save(record);
-    try {
-      await injector.apply(record.handle, params, ctx);
-    } catch (err) {
-      // Not injected. Undo whatever part of it may have landed, then record the failure.
-      await injector.revert(record.handle).catch(() => {});
-      this.#save({ ...record, phase: 'failed', t_stop: Date.now() / 1000, error: String((err as Error).message ?? err) });
-      throw err;
-    }
-    const injected: FaultRecord = { ...record, phase: 'injected', t_start: Date.now() / 1000 };
-    this.#save(injected);
-    this.#injected.inc({ type: injected.type, target: injected.target });
-    this.#emit('start', injected);
-    this.#armTtl(injected);
-    return injected;
+    return this.#locked(id, async () => {
+      try {
+        await injector.apply(record.handle, params, ctx);
+      } catch (err) {
+        // Not injected. Undo whatever part of it may have landed, then record the failure: terminal, not active.
+        await injector.revert(record.handle).catch(() => {});
+        this.#save({ ...record, phase: 'failed', t_stop: Date.now() / 1000, error: userMessage(err) });
+        throw isFaultlineError(err) && err.status < 500
+          ? err
+          : new FaultlineError('APPLY_FAILED', `${record.type} on ${record.target} could not be applied: ${userMessage(err)}; nothing stays in effect`);
+      }
+      const at = Date.now() / 1000;
+      const injected: FaultRecord = { ...record, phase: 'injected', t_start: at, expires_at: at + ttl };
+      this.#save(injected);
+      this.#injected.inc({ type: injected.type, target: injected.target });
+      this.#emit('start', injected);
+      this.#armTtl(injected);
+      return injected;
+    });
   }
 
-  /** Reverts a fault and verifies it is gone. Idempotent: reverting a reverted fault returns it unchanged. */
+  /**
+   * Reverts a fault and verifies it is gone. Idempotent: reverting a reverted fault returns it unchanged. A fault
+   * still being applied is reverted as soon as its apply has ended, from the record that apply left.
+   */
   async revert(id: string): Promise<FaultRecord> {
+    this.get(id);
+    return this.#locked(id, () => this.#revertNow(id));
+  }
+
+  async #revertNow(id: string): Promise<FaultRecord> {
     const record = this.get(id);
     if (record.phase === 'reverted' || record.phase === 'failed') return record;
     this.#clearTimer(id);
@@ -185,17 +222,25 @@ export class Controller {
       this.#scheduleRetry(record.id);
       throw new FaultlineError('REVERT_FAILED', `revert of ${record.type} on ${record.target} failed: ${message}; it stays active and is retried`);
     }
-    const reverted: FaultRecord = { ...record, phase: 'reverted', t_stop: Date.now() / 1000, verified: true, error: undefined };
+    const reverted: FaultRecord = { ...record, phase: 'reverted', t_stop: Date.now() / 1000, verified: true, error: undefined, reverted_by: this.#actor };
     this.#save(reverted);
     this.#emit('stop', reverted);
     return reverted;
   }
 
-  /** Reverts every active fault at once. Resolves with each one's final record (failures stay injected). */
+  /**
+   * Reverts every fault that is not terminal, at once, including those still being applied; injects that arrive
+   * meanwhile are refused. Resolves with each one's final record (a failed revert stays injected, with its error).
+   */
   async halt(): Promise<FaultRecord[]> {
-    const open = [...this.#records.values()].filter((r) => r.phase === 'injected' || r.phase === 'pending');
-    const results = await Promise.allSettled(open.map((r) => this.revert(r.id)));
-    return results.map((r, i) => (r.status === 'fulfilled' ? r.value : this.get(open[i].id)));
+    this.#halting = true;
+    try {
+      const open = [...this.#records.values()].filter((r) => r.phase === 'injected' || r.phase === 'pending');
+      const results = await Promise.allSettled(open.map((r) => this.revert(r.id)));
+      return results.map((r, i) => (r.status === 'fulfilled' ? r.value : this.get(open[i].id)));
+    } finally {
+      this.#halting = false;
+    }
   }
 
   /** Stops timers and closes the journal. Active faults stay (bounded by their TTLs); call halt() first to end them. */
@@ -233,6 +278,18 @@ export class Controller {
       throw new FaultlineError(code, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { field: issues[0].path });
     }
     return { injector: injector!, target: target!, params, ttl };
+  }
+
+  /** Runs `fn` once every earlier operation on fault `id` has settled (a per-fault queue). */
+  #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(fn);
+    const tail = next.catch(() => {});
+    this.#locks.set(id, tail);
+    void tail.then(() => {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    });
+    return next;
   }
 
   #injector(type: string): AnyInjector {
@@ -291,6 +348,7 @@ export class Controller {
       type: record.type,
       target: record.target,
       mechanism: record.mechanism,
+      by: this.#actor,
       ...(error ? { error } : {}),
     };
     appendFileSync(this.#eventsFile, `${JSON.stringify(ev)}\n`);

@@ -30,6 +30,8 @@ export interface FaultRecord {
   error?: string;
   /** After a revert: did a probe confirm the fault is gone? */
   verified?: boolean;
+  /** Who reverted it: the controller (revert, TTL, halt, reconcile) or the watchdog after the controller died. */
+  reverted_by?: 'controller' | 'watchdog';
 }
 
 export class Journal {

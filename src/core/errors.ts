@@ -62,6 +62,15 @@ export const CATALOG = {
   },
   LAB_START_FAILED: { status: 500, message: 'the lab failed to start', hint: 'see the logs under <state-dir>/logs/' },
   COMMAND_FAILED: { status: 500, message: 'an external command failed', hint: 'the controller log shows the command and its output' },
+  BAD_URL: { status: 400, message: 'malformed request URL', hint: 'percent-escapes must encode valid UTF-8 (e.g. %C3%A9), and the path must be at most 2048 bytes' },
+  BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
+  FORBIDDEN_HOST: {
+    status: 403,
+    message: 'this Host is not the controller\'s own',
+    hint: 'reach the controller as 127.0.0.1, localhost or [::1] (a foreign Host header is how DNS rebinding reads a local API)',
+  },
+  APPLY_FAILED: { status: 500, message: 'the fault could not be applied; nothing stays in effect', hint: 'the controller log has the details' },
+  HALT_IN_PROGRESS: { status: 409, message: 'a halt is reverting every fault; injects are refused until it returns', hint: 'retry once the halt has answered' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof CATALOG;

@@ -102,7 +102,13 @@ export function createDashboard(options: DashboardOptions): MountedHandler {
     }
     const run = /^\/ui\/runs\/([^/]+)\/report\.html$/.exec(path);
     if (run) {
-      const file = options.board.reportPath(decodeURIComponent(run[1]));
+      let name: string;
+      try {
+        name = decodeURIComponent(run[1]);
+      } catch {
+        return send(res, 400, 'text/plain; charset=utf-8', 'malformed percent-escape in the run name\n');
+      }
+      const file = options.board.reportPath(name);
       if (file === undefined) return send(res, 404, 'text/plain; charset=utf-8', 'no such run report\n');
       return send(res, 200, 'text/html; charset=utf-8', await readFile(file), { 'content-security-policy': REPORT_CSP });
     }

@@ -30,6 +30,13 @@ export interface ProxyServerOptions {
   proxies?: unknown[];
   /** Export heap, GC and event-loop metrics of this process on /metrics. */
   processMetrics?: boolean;
+  /**
+   * Host names (without port) every request must carry, e.g. the controller's loopback names: anything else is
+   * refused with 403 before any route runs, which defeats DNS rebinding. Default: any Host (toxiproxy's way).
+   */
+  allowedHosts?: readonly string[];
+  /** Where a request that failed inside a handler is logged (default: stderr). */
+  log?: (line: string) => void;
 }
 
 export interface CreateProxyInput {
@@ -76,11 +83,26 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
   };
   const proxyApi = createApiHandler(registry, exposition);
   const mounted: MountedHandler[] = [];
+  const hosts = options.allowedHosts ? new Set(options.allowedHosts.map((h) => h.toLowerCase())) : undefined;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // The error boundary: every request goes through here, and nothing a request does can reach the process as an
+  // unhandled rejection. A daemon that holds live faults must outlive any input.
   const http = createServer((req, res) => {
     void (async () => {
+      const refusal = refuse(req, hosts);
+      if (refusal) return answerError(res, refusal);
       for (const handler of mounted) if (await handler(req, res)) return;
-      proxyApi(req, res);
-    })();
+      await proxyApi(req, res);
+    })().catch((err: unknown) => {
+      log(`faultline: ${req.method} ${String(req.url).slice(0, 200)} failed: ${(err as Error)?.stack ?? String(err)}`);
+      answerError(res, new FaultlineError('INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`));
+    });
+  });
+  // Requests Node cannot even parse (bad request line, headers too large) answer 400/431 instead of a reset.
+  http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   const host = options.host ?? '127.0.0.1';
   await listen(http, host, options.port ?? 8474).catch((err) => {
@@ -102,6 +124,41 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+/** The longest path a route may be asked for; any real route is far shorter. */
+const MAX_PATH_BYTES = 2048;
+
+/**
+ * Why a request is refused before routing, or null: a foreign Host (when hosts are set), a path longer than any
+ * route, or a percent-escape that does not decode (every route decodes its path, and a URIError there is the
+ * user's mistake, not ours).
+ */
+export function refuse(req: IncomingMessage, hosts: ReadonlySet<string> | undefined): FaultlineError | null {
+  if (hosts !== undefined) {
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    if (!hosts.has(host)) return new FaultlineError('FORBIDDEN_HOST', `Host ${JSON.stringify(req.headers.host ?? '')} is not one of ${[...hosts].join(', ')}`);
+  }
+  const url = req.url ?? '/';
+  const path = url.split('?')[0];
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) return new FaultlineError('BAD_URL', `the path is ${Buffer.byteLength(path)} bytes; at most ${MAX_PATH_BYTES}`);
+  try {
+    decodeURIComponent(path);
+    new URL(url, 'http://x').searchParams.forEach(() => {});
+  } catch {
+    return new FaultlineError('BAD_URL', `malformed percent-escape in ${JSON.stringify(url.slice(0, 200))}`);
+  }
+  return null;
+}
+
+/** Answers a JSON error (toxiproxy's {error, status} first), or ends the response if it already started. */
+function answerError(res: ServerResponse, e: FaultlineError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(e.status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: e.message, status: e.status, code: e.publicCode, ...(e.hint ? { hint: e.hint } : {}) }));
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

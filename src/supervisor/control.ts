@@ -67,10 +67,13 @@ async function stopRecord(record: PidRecord, graceMs: number): Promise<void> {
   }
 }
 
-/** Stops every service a pid file names (not the controller); returns how many were still alive. */
+/** The processes of faultline itself in a state dir's pid records, as opposed to the services it runs. */
+const OWN_PROCESSES = new Set(['controller', 'watchdog']);
+
+/** Stops every service a pid file names (not the controller, not the watchdog); returns how many were still alive. */
 export async function cleanupLeftovers(paths: StatePaths, log: (line: string) => void, graceMs = GRACE_MS): Promise<number> {
   let alive = 0;
-  for (const record of stopOrder(readPidRecords(paths).filter((r) => r.name !== 'controller'))) {
+  for (const record of stopOrder(readPidRecords(paths).filter((r) => !OWN_PROCESSES.has(r.name)))) {
     const wasAlive = isRecordAlive(record);
     const t0 = Date.now();
     await stopRecord(record, graceMs);
@@ -95,6 +98,16 @@ export interface DownResult {
  */
 export async function stopLab(stateDir: string, log: (line: string) => void = () => {}): Promise<DownResult> {
   const paths = statePaths(stateDir);
+  // The watchdog first: `down` is an order to stop, and a watchdog that saw the controller go would restart it.
+  // It finishes whatever revert it is doing before it exits.
+  const watchdog = readPidRecords(paths).find((r) => r.name === 'watchdog');
+  if (watchdog && isRecordAlive(watchdog)) {
+    signal(watchdog.pid, 'SIGTERM');
+    const deadline = Date.now() + 15_000;
+    while (isRecordAlive(watchdog) && Date.now() < deadline) await sleep(20);
+    if (isRecordAlive(watchdog)) signal(watchdog.pid, 'SIGKILL');
+  }
+  removePidRecord(paths, 'watchdog');
   const controller = controllerRecord(paths);
   if (controller) {
     log(`stopping the lab controller (pid ${controller.pid})`);
@@ -128,6 +141,8 @@ export interface LabStatus {
   state_dir: string;
   ready_ms: number | null;
   error: string | null;
+  /** The dead-man watchdog's pid while one watches this lab. */
+  watchdog_pid: number | null;
   services: ServiceStatus[];
 }
 
@@ -135,7 +150,9 @@ export function labStatus(stateDir: string): LabStatus {
   const paths = statePaths(stateDir);
   const file = readStatus(paths);
   const controller = controllerRecord(paths);
-  const live = new Map(readPidRecords(paths).filter((r) => r.name !== 'controller' && isRecordAlive(r)).map((r) => [r.name, r]));
+  const records = readPidRecords(paths);
+  const live = new Map(records.filter((r) => !OWN_PROCESSES.has(r.name) && isRecordAlive(r)).map((r) => [r.name, r]));
+  const watchdog = records.find((r) => r.name === 'watchdog' && isRecordAlive(r));
   const services = (file?.services ?? []).map((s) => {
     const record = live.get(s.name);
     if (controller || s.state === 'done') return s;
@@ -152,6 +169,7 @@ export function labStatus(stateDir: string): LabStatus {
     state_dir: paths.root,
     ready_ms: file?.ready_ms ?? null,
     error: file?.error ?? null,
+    watchdog_pid: watchdog?.pid ?? null,
     services,
   };
 }

@@ -18,7 +18,7 @@ import { Controller } from '../controller/controller.ts';
 import { chaosToken } from '../controller/token.ts';
 import { attachDashboard, createExperimentBoard, type AttachedDashboard } from '../dashboard/index.ts';
 import type { Target } from '../faults/injector.ts';
-import { startProxyServer, type ProxyServer } from '../proxy/server.ts';
+import { startProxyServer, type MountedHandler, type ProxyServer } from '../proxy/server.ts';
 import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } from './control.ts';
 import { kernelTargetFields, mountPgVolume, unmountPgVolume } from './fault-surfaces.ts';
 import { missingLabPrerequisites } from './launch.ts';
@@ -36,6 +36,8 @@ import {
   type StatePaths,
 } from './state-dir.ts';
 import { controllerPort, DEFAULT_BASE_PORT, labTopology } from './topology.ts';
+import { startHeartbeat, watchdogRecord } from './watchdog.ts';
+import { ensureWatchdogBundle } from './watchdog-bundle.ts';
 
 export interface UpOptions {
   stateDir: string;
@@ -45,11 +47,18 @@ export interface UpOptions {
   mitigations?: string;
   /** Progress lines (default: stdout). */
   log?: (line: string) => void;
+  /**
+   * Start the dead-man watchdog (default true): a separate process that reverts every fault and restarts the
+   * controller if this process dies. Off only for embedders that supervise the controller themselves.
+   */
+  watchdog?: boolean;
 }
 
 interface LabFile {
   base_port: number;
   created_at: string;
+  /** The mitigations `up` was given, so a controller the watchdog restarts comes back with the same. */
+  mitigations?: string;
 }
 
 /** The base port to use: explicit, else what this state dir used before, else the default. */
@@ -61,6 +70,8 @@ export function resolveBasePort(paths: StatePaths, explicit?: number): number {
 export interface RunningLab {
   readonly status: () => LabStatusFile;
   readonly proxies: ProxyServer;
+  /** Reverts every active fault (what a fatal error does before the process exits). */
+  halt(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,7 +99,11 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
 
   const basePort = resolveBasePort(paths, options.basePort);
   const previous = readJson<LabFile>(paths.labFile);
-  writeJson(paths.labFile, { base_port: basePort, created_at: previous?.created_at ?? new Date().toISOString() } satisfies LabFile);
+  writeJson(paths.labFile, {
+    base_port: basePort,
+    created_at: previous?.created_at ?? new Date().toISOString(),
+    ...(options.mitigations !== undefined ? { mitigations: options.mitigations } : {}),
+  } satisfies LabFile);
   writePidRecord(paths, {
     name: 'controller',
     pid: process.pid,
@@ -120,6 +135,10 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   manager = new ProcessManager(specs, { paths, basePort, log, onChange: writeStatus });
   writeStatus();
 
+  // The dead-man switch: a heartbeat the watchdog reads, and a watchdog kept alive while the lab runs.
+  const stopHeartbeat = startHeartbeat(paths);
+  let watchdogMonitor: NodeJS.Timeout | undefined;
+
   let proxies: ProxyServer | undefined;
   let controller: Controller | undefined;
   let dashboard: AttachedDashboard | undefined;
@@ -127,6 +146,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     if (phase === 'stopping' || phase === 'stopped') return;
     phase = 'stopping';
     writeStatus();
+    clearInterval(watchdogMonitor);
     await dashboard?.stop();
     // Faults end before the processes do, so nothing outlives the lab (and the journal says so).
     await controller?.halt();
@@ -137,11 +157,23 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     await proxies?.close();
     phase = error ? 'failed' : 'stopped';
     writeStatus();
+    stopHeartbeat();
+    // Last: the watchdog reads a missing record with phase stopped as an orderly stop, and exits.
     removePidRecord(paths, 'controller');
   };
 
   try {
-    proxies = await startProxyServer({ host: '127.0.0.1', port: controllerPort(basePort), processMetrics: true });
+    if (options.watchdog !== false) {
+      await ensureWatchdog(paths, log);
+      watchdogMonitor = setInterval(() => {
+        if (phase !== 'running' || watchdogRecord(paths) !== undefined) return;
+        log('the watchdog is gone; starting a new one');
+        void ensureWatchdog(paths, log).catch((err: Error) => log(`cannot start the watchdog: ${err.message}`));
+      }, 1_000);
+      watchdogMonitor.unref();
+    }
+    // Every route on the controller port checks the Host header (DNS rebinding), inside the error boundary.
+    proxies = await startProxyServer({ host: '127.0.0.1', port: controllerPort(basePort), processMetrics: true, allowedHosts: LOOPBACK_HOSTS, log });
     // Every proxy exists before any process starts, so each client connects through its proxy from the start.
     for (const spec of specs) {
       if (spec.proxyPort === undefined) continue;
@@ -152,6 +184,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     const board = createExperimentBoard();
     proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root), experiments: board }));
     proxies.addMetrics(controller.metrics);
+    if (process.env.FAULTLINE_DEBUG_CRASH === '1') proxies.mount(debugCrashRoute(log));
     dashboard = attachDashboard({ proxies, controller, specs, board });
     await manager.startAll();
     dashboard.start();
@@ -166,7 +199,50 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   phase = 'running';
   writeStatus();
   log(`lab up in ${(readyMs / 1000).toFixed(1)} s — api http://127.0.0.1:${specs.find((s) => s.name === 'api')?.proxyPort}, controller ${controllerUrl}, dashboard ${dashboard?.url} (\`faultline dashboard\` prints a link that can inject)`);
-  return { status, proxies: proxies!, stop };
+  return {
+    status,
+    proxies: proxies!,
+    halt: async () => {
+      await controller?.halt();
+    },
+    stop,
+  };
+}
+
+/** The names the controller answers to: loopback only (see LOOPBACK_HOSTS in the proxy server's Host check). */
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * Test hook, mounted only with FAULTLINE_DEBUG_CRASH=1: `POST /__debug/crash` throws outside any request's
+ * error boundary, the way a bug in a timer or an event handler would, so tests can prove that a crash of the
+ * controller reverts its faults (the fatal handler) and that the watchdog brings the lab back.
+ */
+function debugCrashRoute(log: (line: string) => void): MountedHandler {
+  return async (req, res) => {
+    if (req.url !== '/__debug/crash' || req.method !== 'POST') return false;
+    res.writeHead(202, { 'content-type': 'application/json' }).end('{"crashing":true}');
+    log('FAULTLINE_DEBUG_CRASH: crashing on request');
+    setImmediate(() => {
+      throw new Error('deliberate crash (FAULTLINE_DEBUG_CRASH)');
+    });
+    return true;
+  };
+}
+
+/** Starts the watchdog for this state dir unless a live one watches it already. */
+async function ensureWatchdog(paths: StatePaths, log: (line: string) => void): Promise<void> {
+  if (watchdogRecord(paths) !== undefined) return;
+  const bundle = await ensureWatchdogBundle(log);
+  const fd = openSync(join(paths.logDir, 'watchdog.log'), 'a');
+  try {
+    const child = spawn(process.execPath, [bundle, '--state-dir', paths.root, '--bin', BIN], { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    // Wait until it has written its record, so a crash right after `up` is already covered.
+    for (let i = 0; i < 100 && watchdogRecord(paths) === undefined; i++) await sleep(20);
+    log(`watchdog pid ${child.pid} watches the controller (log: ${join(paths.logDir, 'watchdog.log')})`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The lab's services as fault targets: each behind its proxy, node services also by their HTTP address. */
@@ -194,22 +270,46 @@ export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: stri
   return services;
 }
 
-/** Runs the controller in the foreground until SIGINT/SIGTERM, then stops the lab. */
+/** How long a fatal error may spend reverting faults before the process exits anyway (the watchdog follows). */
+const FATAL_HALT_MS = 1_500;
+
+/**
+ * Runs the controller in the foreground until SIGINT/SIGTERM, then stops the lab. A fatal error (an uncaught
+ * exception or unhandled rejection anywhere in the process) reverts every active fault before the process exits
+ * with 70; the watchdog then restarts the controller.
+ */
 export async function runForeground(options: UpOptions): Promise<void> {
+  const log = options.log ?? console.log;
   let stopRequested: (() => void) | undefined;
   const requested = new Promise<void>((resolve) => (stopRequested = resolve));
   const onSignal = (): void => stopRequested?.();
+  let running: RunningLab | undefined;
+  let dying = false;
+  const onFatal = (err: unknown): void => {
+    if (dying) return;
+    dying = true;
+    log(`fatal: ${(err as Error)?.stack ?? String(err)}`);
+    log('reverting every active fault before exiting');
+    const halted = running ? running.halt().catch((e: Error) => log(`halt failed: ${e.message}`)) : Promise.resolve();
+    void Promise.race([halted, sleep(FATAL_HALT_MS)]).finally(() => process.exit(70));
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
   try {
     const lab = await startLabInterruptibly(options, requested);
     if (lab === undefined) return;
+    running = lab;
+    if (process.env.FAULTLINE_RESTARTED_BY === 'watchdog') log('restarted by the watchdog after the previous controller died');
     await requested;
-    (options.log ?? console.log)('stopping the lab');
+    log('stopping the lab');
     await lab.stop();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('uncaughtException', onFatal);
+    process.off('unhandledRejection', onFatal);
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { defineInjector, type Injector, type Target } from '../../injector.ts';
 import type { z } from 'zod';
-import { chainFor, installChain, portMatches, probeNft, removeChain, ruleCount, staticReason } from './nft.linux.ts';
+import { chainFor, installChain, portArmed, portMatches, probeNft, removeChain, ruleCount, staticReason } from './nft.linux.ts';
 
 export interface NftHandle {
   table: string;
@@ -25,15 +25,18 @@ export function nftFault<P>(type: string, summary: string, params: z.ZodType<P>,
     params,
     unsupported: (t: Target) => (t.port === undefined ? `${t.name} has no port of its own to match on` : staticReason()),
     probe: probeNft,
-    mechanism: (t) => `nftables (table inet faultline, loopback tcp port ${t.port ?? '?'} both ways)`,
+    mechanism: (t) => `nftables (table inet faultline, loopback tcp port ${t.port ?? '?'} both ways, expires with its TTL in the kernel)`,
     plan: (t, _p, ctx) => ({ table: 'inet faultline', chain: chainFor(ctx.id), id: ctx.id, port: t.port! }),
-    async apply(handle, p) {
+    async apply(handle, p, ctx) {
       await installChain(
         handle.id,
-        portMatches(handle.port).map((m) => `${m} ${action(p)}`),
+        handle.port,
+        ctx.ttl_s,
+        portMatches(handle.id).map((m) => `${m} ${action(p)}`),
       );
     },
     revert: (handle) => removeChain(handle.id),
-    verify: async (handle) => (await ruleCount(handle.id)) > 0,
+    // In effect while its rules exist and its port has not expired from the set.
+    verify: async (handle) => (await ruleCount(handle.id)) > 0 && (await portArmed(handle.id)),
   });
 }

@@ -1,10 +1,15 @@
 /**
  * faultline's own nftables table, `inet faultline`, and nothing else in the ruleset: each kernel-level network
  * fault is one base chain in it named after the fault id (`fault_<id>`), hooked on input, whose rules all carry
- * the comment `faultline <id>`. Reverting a fault deletes exactly its chain; the table goes once no chain is
- * left, so `nft list tables` shows no faultline table when no such fault is active.
+ * the comment `faultline <id>`, plus one set (`ports_<id>`) holding the port it matches. Reverting a fault
+ * deletes exactly its chain and set; the table goes once no chain is left, so `nft list tables` shows no
+ * faultline table when no such fault is active.
  *
- *   client ──lo──▶ [input hook: fault_<id>: iifname lo, tcp dport|sport = port, (numgen < pct) drop] ──▶ socket
+ *   client ──lo──▶ [input hook: fault_<id>: iifname lo, tcp dport|sport ∈ @ports_<id>, (numgen < pct) drop] ──▶ socket
+ *
+ * The port is a set element with the fault's TTL as its kernel timeout: when the TTL runs out the kernel drops
+ * the element, the rules match nothing, and the fault has ended by itself, with no faultline process alive.
+ * The empty chain and set are removed by the next revert or reconcile (watchdog, `up`, `down`).
  *
  * Only packets on the loopback interface are matched (`iifname "lo"`), so no rule can touch another address.
  * Every `nft` call goes through the core runner.
@@ -22,6 +27,11 @@ const NFT_TIMEOUT_MS = 10_000;
 export function chainFor(id: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new FaultlineError('INVALID_INPUT', `fault id not usable as an nft chain name: ${id}`);
   return `fault_${id.replaceAll('-', '_')}`;
+}
+
+/** The set holding the port a fault matches (its element expires with the fault's TTL). */
+export function setFor(id: string): string {
+  return chainFor(id).replace(/^fault_/, 'ports_');
 }
 
 /** Where nft is, or undefined (Debian package nftables). */
@@ -51,13 +61,18 @@ export async function probeNft(): Promise<string | null> {
 const gone = (err: unknown): boolean => err instanceof CommandError && /No such file or directory/.test(err.stderr);
 
 /**
- * Creates (or re-creates: idempotent) the fault's chain with exactly `rules`, in one atomic nft transaction.
- * @example await installChain('a1b2c3', ['iifname "lo" tcp dport 5432 drop'])
+ * Creates (or re-creates: idempotent) the fault's set, holding `port` for `ttlS` seconds, and its chain with one
+ * rule per entry of `rules` (each a match prefix from portMatches plus an action), in one atomic nft transaction.
+ * @example await installChain('a1b2c3', 5432, 30, portMatches('a1b2c3').map((m) => `${m} drop`))
  */
-export async function installChain(id: string, rules: string[]): Promise<void> {
+export async function installChain(id: string, port: number, ttlS: number, rules: string[]): Promise<void> {
   const chain = chainFor(id);
+  const set = setFor(id);
   const lines = [
     `add table inet ${TABLE}`,
+    `add set inet ${TABLE} ${set} { type inet_service; flags timeout; }`,
+    `flush set inet ${TABLE} ${set}`,
+    `add element inet ${TABLE} ${set} { ${port} timeout ${Math.max(1, Math.ceil(ttlS))}s }`,
     // Priority -10: before the default filter chains, so a permissive host ruleset cannot accept the packet first.
     `add chain inet ${TABLE} ${chain} { type filter hook input priority -10; policy accept; }`,
     `flush chain inet ${TABLE} ${chain}`,
@@ -66,13 +81,16 @@ export async function installChain(id: string, rules: string[]): Promise<void> {
   await run(nftPath() ?? 'nft', ['-f', '-'], { input: `${lines.join('\n')}\n`, errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
 }
 
-/** Deletes the fault's chain (absent = done), then the table if nothing else is in it. */
+/** Deletes the fault's chain, then its set (absent = done), then the table if nothing else is in it. */
 export async function removeChain(id: string): Promise<void> {
   const nft = nftPath() ?? 'nft';
-  try {
-    await run(nft, ['delete', 'chain', 'inet', TABLE, chainFor(id)], { errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
-  } catch (err) {
-    if (!gone(err)) throw err;
+  // The chain first: a set cannot be deleted while a rule refers to it.
+  for (const args of [['chain', chainFor(id)], ['set', setFor(id)]]) {
+    try {
+      await run(nft, ['delete', args[0], 'inet', TABLE, args[1]], { errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
+    } catch (err) {
+      if (!gone(err)) throw err;
+    }
   }
   const chains = await listChains();
   if (chains !== null && chains.length === 0) {
@@ -97,6 +115,18 @@ export async function listChains(): Promise<string[] | null> {
   }
 }
 
+/** Whether the fault's set still holds its port (false once the kernel expired it, or when it is absent). */
+export async function portArmed(id: string): Promise<boolean> {
+  try {
+    const { stdout } = await run(nftPath() ?? 'nft', ['-j', 'list', 'set', 'inet', TABLE, setFor(id)], { errorCode: 'COMMAND_FAILED', timeoutMs: NFT_TIMEOUT_MS, log });
+    const items = (JSON.parse(stdout) as { nftables: { set?: { elem?: unknown[] } }[] }).nftables;
+    return items.some((i) => (i.set?.elem?.length ?? 0) > 0);
+  } catch (err) {
+    if (gone(err)) return false;
+    throw err;
+  }
+}
+
 /** How many rules the fault's chain holds (0 when the chain or the table is absent): the verify probe. */
 export async function ruleCount(id: string): Promise<number> {
   try {
@@ -112,7 +142,7 @@ export async function ruleCount(id: string): Promise<number> {
   }
 }
 
-/** A port both ways on loopback: packets to it (requests) and from it (answers). */
-export function portMatches(port: number): string[] {
-  return [`iifname "lo" tcp dport ${port}`, `iifname "lo" tcp sport ${port}`];
+/** The fault's port both ways on loopback: packets to it (requests) and from it (answers), through its set. */
+export function portMatches(id: string): string[] {
+  return [`iifname "lo" tcp dport @${setFor(id)}`, `iifname "lo" tcp sport @${setFor(id)}`];
 }

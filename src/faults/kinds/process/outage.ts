@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { FaultlineError } from '../../../core/errors.ts';
 import { defineInjector, type Injector } from '../../injector.ts';
-import { currentVictim, isSame, noPidFile, probeProcfs, processTarget, replacement, waitReplaced, type ProcessTarget, type Victim } from './pid.ts';
+import { currentVictim, isSame, noPidFile, probeProcfs, processTarget, replacement, supervisorAlive, waitReplaced, type ProcessTarget, type Victim } from './pid.ts';
 
 export interface OutageHandle {
   target: ProcessTarget;
@@ -61,12 +61,15 @@ export function outageFault<S extends z.ZodTypeAny>(
       if (handle.victim === null) return;
       // A victim still alive means apply never signalled it: nothing happened, nothing to wait for.
       if (isSame(handle.victim)) return;
+      // No supervisor left to bring it back (the controller died): the outage ends when the lab restarts.
+      if (!supervisorAlive(handle.target)) return;
       if ((await waitReplaced(handle.target, handle.victim, BACK_TIMEOUT_MS)) === null) {
         throw new Error(`${handle.target.name} is not back yet (no new healthy process replaced pid ${handle.victim.pid})`);
       }
     },
     async verify(handle) {
       if (handle.victim === null || isSame(handle.victim)) return false;
+      if (!supervisorAlive(handle.target)) return false;
       return (await replacement(handle.target, handle.victim)) === null;
     },
   });

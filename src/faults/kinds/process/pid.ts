@@ -108,6 +108,17 @@ function supervisorState(t: ProcessTarget): { state: string; pid: number | null 
   return status?.services?.find((s) => s.name === basename(t.pidFile, '.json'));
 }
 
+/**
+ * Whether a live supervisor could still replace the target's process: the controller recorded beside the pid
+ * record is alive. Without one (it died, and the watchdog is reverting), nothing brings a killed process back
+ * until the lab restarts, so an outage is no longer something a revert can wait for.
+ */
+export function supervisorAlive(t: ProcessTarget): boolean {
+  const record = readJson<PidRecord>(join(dirname(t.pidFile), 'controller.json'));
+  if (record === undefined) return false;
+  return isSame({ pid: record.pid, pgid: record.pgid, start_ticks: record.start_ticks });
+}
+
 async function probeHealth(t: ProcessTarget): Promise<boolean> {
   if (t.http) {
     try {

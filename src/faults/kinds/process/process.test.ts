@@ -34,6 +34,11 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The supervisor's own record beside the services' (this test process plays the controller). */
+function superviseFromHere(): void {
+  writeJson(join(dir, 'controller.json'), { name: 'controller', pid: process.pid, pgid: 0, start_ticks: processStartTicks(process.pid), stop_signal: 'SIGTERM', command: 'test' });
+}
+
 describe('process faults on a real process', () => {
   it('pause: SIGSTOP shows as state T in /proc; revert SIGCONTs it', async () => {
     const { pid, pidFile } = await sleeper('p');
@@ -49,6 +54,7 @@ describe('process faults on a real process', () => {
   });
 
   it('kill: the pid is gone and the fault is in effect until a new process is in the record', async () => {
+    superviseFromHere();
     const { pid, pidFile } = await sleeper('k');
     const ctx = { id: 'k1', ttl_s: 60 };
     const handle = kill.plan({ name: 'k', pidFile }, {}, ctx);
@@ -58,6 +64,20 @@ describe('process faults on a real process', () => {
     await sleeper('k'); // what the supervisor does: a new process, a rewritten record
     assert.equal(await kill.verify(handle), false);
     await kill.revert(handle);
+  });
+
+  it('kill with no live supervisor (the controller died): nothing can bring it back, so the outage is no fault left to wait for', async () => {
+    superviseFromHere();
+    const { pid, pidFile } = await sleeper('n');
+    const ctx = { id: 'n1', ttl_s: 60 };
+    const handle = kill.plan({ name: 'n', pidFile }, {}, ctx);
+    await kill.apply(handle, {}, ctx);
+    assert.equal(await kill.verify(handle), true, 'in effect while the supervisor lives and has not replaced it');
+    writeJson(join(dir, 'controller.json'), { name: 'controller', pid, pgid: pid, start_ticks: 1, stop_signal: 'SIGTERM', command: 'dead' });
+    assert.equal(await kill.verify(handle), false);
+    const t0 = Date.now();
+    await kill.revert(handle);
+    assert.ok(Date.now() - t0 < 1_000, 'the revert does not wait for a replacement no one will start');
   });
 
   it('never signals a pid whose start time does not match the record (pid reuse)', async () => {

@@ -13,7 +13,7 @@ import { readdirSync } from 'node:fs';
 import { z } from 'zod';
 import { FaultlineError } from '../../../core/errors.ts';
 import { defineInjector } from '../../injector.ts';
-import { currentVictim, groupMembers, isSame, noPidFile, probeProcfs, processTarget, replacement, terminate, waitReplaced, type ProcessTarget, type Victim } from './pid.ts';
+import { currentVictim, groupMembers, isSame, noPidFile, probeProcfs, type ProcessTarget, processTarget, replacement, supervisorAlive, terminate, type Victim, waitReplaced } from './pid.ts';
 
 interface RollHandle {
   members: { target: ProcessTarget; victim: Victim | null }[];
@@ -51,13 +51,14 @@ export const rollingRestart = defineInjector<z.output<typeof Params>, RollHandle
   },
   async revert(handle) {
     for (const m of handle.members) {
-      if (m.victim === null || isSame(m.victim)) continue;
+      // Without a live supervisor nothing brings it back until the lab restarts: nothing left to wait for.
+      if (m.victim === null || isSame(m.victim) || !supervisorAlive(m.target)) continue;
       if ((await waitReplaced(m.target, m.victim, 30_000)) === null) throw new Error(`${m.target.name} is not back yet`);
     }
   },
   async verify(handle) {
     for (const m of handle.members) {
-      if (m.victim === null || isSame(m.victim)) continue;
+      if (m.victim === null || isSame(m.victim) || !supervisorAlive(m.target)) continue;
       if ((await replacement(m.target, m.victim)) === null) return true;
     }
     return false;
