@@ -2,10 +2,13 @@
  * Kernel-level fault families end to end, on ONE lab for the whole file (`faultline up --detach` in a temp state
  * dir): for nftables, cgroup, disk and clock, inject through the chaos API, observe the effect from outside the
  * controller (a TCP client's retransmissions and timeouts, the cgroup a process is in and its throttling, Postgres
- * failing to write, the Date header and token checks of api), revert, observe it gone. Then the crash test: one
- * fault of every family active, SIGKILL the controller, and the next `faultline down` — then, separately, the
- * next `faultline up` — must leave no fault, by the same probes. The after hook proves nothing is left behind:
- * no nft table, no faultline cgroup, no mount, no fill file, no burner, no lab process.
+ * failing to write, the Date header and token checks of api), revert, observe it gone. Then the controller's
+ * robustness: bad escapes, foreign Hosts and oversized bodies on every route prefix answer 4xx and it stays up.
+ * Then the dead-man switch: one fault of every family active, the controller SIGKILLed (and, separately, crashed
+ * by a request): with no command run, nothing may be in effect within 2 s, by the same probes, the lab must serve
+ * again, and the journal must say the watchdog reverted each fault. Last, controller AND watchdog killed: the
+ * next `faultline down` — then, separately, the next `faultline up` — must leave no fault. The after hook proves
+ * nothing is left behind: no nft table, no faultline cgroup, no mount, no fill file, no burner, no lab process.
  *
  * Each family probes its capability first and skips, saying why, when this machine lacks it (not root, no nft,
  * no cgroup controller, no loop mount, no libfaketime).
@@ -29,6 +32,7 @@ import { isRecordAlive, labSecret, readJson, readPidRecords, statePaths, type Pi
 import { signToken } from '../../src/supervisor/token.ts';
 import { LAB_SERVICES } from '../../src/supervisor/topology.ts';
 import { freeBasePort } from '../helpers/lab.ts';
+import { SLACK_MS } from '../helpers/net.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
@@ -76,8 +80,9 @@ for (const [family, why] of [
   if (why) say(`skipping the ${family} family — ${why}`);
 }
 
+/** The lab of this file mounts the crash hook (`POST /__debug/crash`) the dead-man test uses. */
 function faultline(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [BIN, ...args], { timeout: 90_000 });
+  return run(process.execPath, [BIN, ...args], { timeout: 90_000, env: { ...process.env, FAULTLINE_DEBUG_CRASH: '1' } });
 }
 
 /** One HTTP GET, on a fresh connection unless an agent is given. */
@@ -364,40 +369,154 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     assert.equal(readOffset(faketimeFile(statePaths(stateDir), 'api')), 0);
   });
 
-  test('crash: one fault of every family active, controller SIGKILLed; the next down, and separately the next up, leave none', async () => {
-    const injectAll = async (): Promise<string[]> => {
-      const faults: { type: string; target: string; params?: Record<string, unknown> }[] = [
-        { type: 'latency', target: 'payments', params: { delay_ms: 100 } },
-        { type: 'cpu_burner', target: 'worker', params: { cores: 1, pct: 20 } },
-        // The in-process families: they live in lab processes (paused, payments' control state, the api proxy's
-        // HTTP toxic, orders' exception hooks), so a cleanup that kills or restarts those processes ends them.
-        { type: 'pause', target: 'worker' },
-        { type: 'dependency_error', target: 'payments', params: { pct: 50 } },
-        { type: 'http_error', target: 'api', params: { status: 503, pct: 10 } },
-        { type: 'exception', target: 'orders-1', params: { route: '/orders', pct: 10 } },
-      ];
-      if (!nftSkip) faults.push({ type: 'packet_loss', target: 'redis', params: { pct: 5 } });
-      if (!cgroupSkip) faults.push({ type: 'cpu_quota', target: 'orders-1', params: { pct: 50 } }, { type: 'memory_limit', target: 'orders-2', params: { mb: 300 } });
-      if (!diskSkip) faults.push({ type: 'disk_fill', target: 'postgres-primary', params: { free_mb: 20 } });
-      if (!clockSkip) faults.push({ type: 'clock_skew', target: 'api', params: { offset_s: -300 } });
-      for (const f of faults) await chaos.inject({ ...f, duration_s: 300, concurrent: true });
-      return faults.map((f) => f.type);
-    };
-    /** Every fault still in effect, by the same probes the injectors verify with. */
-    const inEffect = (): string[] => {
-      const found: string[] = [];
-      if (/faultline/.test(nftTables())) found.push('nftables');
-      if (faultlineCgroups().length > 0) found.push('cgroup');
-      if (burners().length > 0) found.push('cpu_burner');
-      if (fillFiles().length > 0) found.push('disk_fill');
-      if (readOffset(faketimeFile(statePaths(stateDir), 'api')) !== 0) found.push('clock_skew');
-      if (stoppedLabProcesses().length > 0) found.push('pause');
-      return found;
-    };
-    const stoppedLabProcesses = (): string[] => stoppedIn(stateDir);
-    const killController = (): void => {
-      const record = readJson<PidRecord>(join(stateDir, 'pids', 'controller.json'))!;
-      process.kill(record.pid, 'SIGKILL');
+  /** Every fault of every family, each on its own target or stacked (concurrent), long TTLs. */
+  const injectAll = async (): Promise<string[]> => {
+    const faults: { type: string; target: string; params?: Record<string, unknown> }[] = [
+      { type: 'latency', target: 'payments', params: { delay_ms: 100 } },
+      { type: 'cpu_burner', target: 'worker', params: { cores: 1, pct: 20 } },
+      // The in-process families: they live in lab processes (paused, payments' control state, the api proxy's
+      // HTTP toxic, orders' exception hooks), so a cleanup that kills or restarts those processes ends them.
+      { type: 'pause', target: 'worker' },
+      { type: 'dependency_error', target: 'payments', params: { pct: 50 } },
+      { type: 'http_error', target: 'api', params: { status: 503, pct: 10 } },
+      { type: 'exception', target: 'orders-1', params: { route: '/orders', pct: 10 } },
+    ];
+    if (!nftSkip) faults.push({ type: 'packet_loss', target: 'redis', params: { pct: 5 } });
+    if (!cgroupSkip) faults.push({ type: 'cpu_quota', target: 'orders-1', params: { pct: 50 } }, { type: 'memory_limit', target: 'orders-2', params: { mb: 300 } });
+    if (!diskSkip) faults.push({ type: 'disk_fill', target: 'postgres-primary', params: { free_mb: 20 } });
+    if (!clockSkip) faults.push({ type: 'clock_skew', target: 'api', params: { offset_s: -300 } });
+    const ids: string[] = [];
+    for (const f of faults) ids.push((await chaos.inject({ ...f, duration_s: 300, concurrent: true })).id);
+    injectedIds = ids;
+    return faults.map((f) => f.type);
+  };
+  let injectedIds: string[] = [];
+  const expectedInEffect = (): string[] =>
+    ['cpu_burner', 'pause', ...(nftSkip ? [] : ['nftables']), ...(cgroupSkip ? [] : ['cgroup']), ...(diskSkip ? [] : ['disk_fill']), ...(clockSkip ? [] : ['clock_skew'])].sort();
+  /** Every fault still in effect, by the same probes the injectors verify with, read from outside. */
+  const inEffect = (): string[] => {
+    const found: string[] = [];
+    if (/faultline/.test(nftTables())) found.push('nftables');
+    if (faultlineCgroups().length > 0) found.push('cgroup');
+    if (burners().length > 0) found.push('cpu_burner');
+    if (fillFiles().length > 0) found.push('disk_fill');
+    if (readOffset(faketimeFile(statePaths(stateDir), 'api')) !== 0) found.push('clock_skew');
+    if (stoppedIn(stateDir).length > 0) found.push('pause');
+    return found;
+  };
+  const record = (name: string): PidRecord | undefined => readJson<PidRecord>(join(stateDir, 'pids', `${name}.json`));
+  /** Polls the probes from `t0` until nothing is in effect: ms since t0 (or -1 at the deadline). */
+  const msUntilClean = async (t0: number, deadlineMs: number): Promise<number> => {
+    while (performance.now() - t0 < deadlineMs) {
+      if (inEffect().length === 0) return performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return -1;
+  };
+  /** Polls until the lab answers through its api proxy again with a new controller: ms since t0. */
+  const msUntilServing = async (t0: number, oldPid: number): Promise<number> => {
+    while (performance.now() - t0 < 90_000) {
+      const controller = record('controller');
+      const status = readJson<{ phase: string; controller_pid: number }>(join(stateDir, 'status.json'));
+      if (controller && controller.pid !== oldPid && status?.phase === 'running' && status.controller_pid === controller.pid) {
+        const res = await freshGet(`http://127.0.0.1:${port('api', 'proxy')}/healthz`, 1_000);
+        if ('status' in res && res.status === 200) return performance.now() - t0;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return -1;
+  };
+  /** The watchdog reverted every injected fault, says so in the journal, and logged its steps in the event stream. */
+  const assertWatchdogRecorded = (): void => {
+    const journal = new Map<string, { phase: string; reverted_by?: string }>();
+    for (const line of readFileSync(join(stateDir, 'faults.jsonl'), 'utf8').trim().split('\n')) {
+      const r = JSON.parse(line) as { id: string; phase: string; reverted_by?: string };
+      journal.set(r.id, r);
+    }
+    for (const id of injectedIds) {
+      assert.equal(journal.get(id)?.phase, 'reverted', `fault ${id}`);
+      assert.equal(journal.get(id)?.reverted_by, 'watchdog', `fault ${id} reverted by`);
+    }
+    const events = readFileSync(join(stateDir, 'fault-events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; by?: string; id?: string });
+    const sinceDeath = events.slice(events.map((e) => e.event).lastIndexOf('controller_died'));
+    assert.deepEqual(
+      sinceDeath.filter((e) => e.by === 'watchdog' && e.id === undefined).map((e) => e.event),
+      ['controller_died', 'faults_reverted', 'controller_restarted', 'lab_serving'],
+    );
+    assert.equal(sinceDeath.filter((e) => e.event === 'stop' && e.by === 'watchdog').length, injectedIds.length, 'one stop event per fault, by the watchdog');
+  };
+  const refreshClient = (): void => {
+    const status = JSON.parse(readFileSync(join(stateDir, 'status.json'), 'utf8')) as { controller_url: string };
+    chaos = new ChaosClient(status.controller_url, chaosToken(stateDir));
+  };
+
+  test('bad input on every route prefix of the controller answers 4xx, and the controller stays up', async () => {
+    const before = record('controller')!.pid;
+    const controller = `http://127.0.0.1:${base + 474}`;
+    for (const path of ['/chaos/revert/%zz', '/chaos/faults/%E0%A4%A', '/proxies/%E0%A4%A', '/proxies/x/toxics/%C0', '/ui/runs/%E0%A4%A/report.html', '/metrics%ZZ', '/__lab/%E0%A4%A', `/${'a'.repeat(5000)}`]) {
+      for (const method of ['GET', 'POST', 'DELETE']) {
+        const res = await fetch(`${controller}${path}`, { method });
+        const body = await res.text();
+        assert.equal(res.status, 400, `${method} ${path.slice(0, 40)} → ${res.status} ${body.slice(0, 120)}`);
+        assert.match(body, /FL_BAD_URL/);
+      }
+    }
+    // A foreign Host (DNS rebinding) is refused on every prefix, not only /ui/.
+    for (const path of ['/chaos/faults', '/chaos/targets', '/chaos/experiments', '/proxies', '/ui/', '/metrics']) {
+      const res = await freshGet(`${controller}${path}`, 5_000, { host: 'attacker.example:80' });
+      assert.ok('status' in res && res.status === 403, `${path} with a foreign Host → ${JSON.stringify(res)}`);
+    }
+    // A body over the chaos API's limit gets 413 naming it, not a reset connection.
+    const big = await fetch(`${controller}/chaos/inject`, { method: 'POST', body: 'x'.repeat(200_000) });
+    assert.equal(big.status, 413);
+    assert.match(await big.text(), /65536/);
+    assert.equal(record('controller')!.pid, before, 'the controller is the same process');
+    assert.ok(isRecordAlive(record('controller')!));
+  });
+
+  test('dead-man switch: controller SIGKILLed with one fault of every family active; within 2 s nothing is in effect with no command run, then the lab serves again', async () => {
+    await chaos.halt(); // whatever a failed test above left active
+    const types = await injectAll();
+    assert.deepEqual(inEffect().sort(), expectedInEffect());
+    const victim = record('controller')!.pid;
+    const t0 = performance.now();
+    process.kill(victim, 'SIGKILL');
+    const cleanMs = await msUntilClean(t0, 10_000);
+    const servingMs = await msUntilServing(t0, victim);
+    say(`dead-man (SIGKILL; ${types.join(', ')}): nothing in effect ${cleanMs.toFixed(0)} ms after the kill; lab serving again after ${servingMs.toFixed(0)} ms`);
+    assert.deepEqual(inEffect(), []);
+    assert.ok(cleanMs >= 0 && cleanMs <= 2_000 + SLACK_MS, `faults were still in effect ${cleanMs.toFixed(0)} ms after the controller died`);
+    assert.ok(servingMs >= 0, 'the lab never served again');
+    assertWatchdogRecorded();
+    refreshClient();
+    const proxy = (await (await fetch(`http://127.0.0.1:${base + 474}/proxies/payments`)).json()) as { toxics: unknown[] };
+    assert.deepEqual(proxy.toxics, [], 'the restarted controller has no toxic');
+    assert.ok((await chaos.list()).every((f) => f.phase !== 'injected' && f.phase !== 'pending'));
+  });
+
+  test('dead-man switch: controller crashed by a request (an exception outside any handler): its fatal handler and the watchdog leave nothing in effect, then the lab serves again', async () => {
+    const types = await injectAll();
+    assert.deepEqual(inEffect().sort(), expectedInEffect());
+    const victim = record('controller')!.pid;
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${base + 474}/__debug/crash`, { method: 'POST' });
+    assert.equal(res.status, 202);
+    const cleanMs = await msUntilClean(t0, 10_000);
+    const servingMs = await msUntilServing(t0, victim);
+    say(`dead-man (crash by request; ${types.length} faults): nothing in effect ${cleanMs.toFixed(0)} ms after the request; serving again after ${servingMs.toFixed(0)} ms`);
+    assert.ok(cleanMs >= 0 && cleanMs <= 2_000 + SLACK_MS, `faults were still in effect ${cleanMs.toFixed(0)} ms after the crash`);
+    assert.ok(servingMs >= 0, 'the lab never served again');
+    // The dying controller reverted what it could itself; whatever was left, the watchdog did. Either way: recorded.
+    const journal = readFileSync(join(stateDir, 'faults.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; phase: string; reverted_by?: string });
+    for (const id of injectedIds) assert.ok(journal.some((r) => r.id === id && r.phase === 'reverted' && r.reverted_by !== undefined), `fault ${id} has a reverted record naming who`);
+    assert.match(readFileSync(join(stateDir, 'logs', 'controller.log'), 'utf8'), /fatal: Error: deliberate crash/);
+    refreshClient();
+  });
+
+  test('controller and watchdog both SIGKILLed: the next down, and separately the next up, leave none', async () => {
+    const killBoth = (): void => {
+      process.kill(record('watchdog')!.pid, 'SIGKILL');
+      process.kill(record('controller')!.pid, 'SIGKILL');
     };
     /** Runs a faultline command, polling the probes meanwhile: ms from its start until no fault is in effect. */
     const timeToClean = async (args: string[]): Promise<{ cleanMs: number; totalMs: number }> => {
@@ -414,7 +533,7 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
       return { cleanMs, totalMs: performance.now() - t0 };
     };
 
-    await chaos.halt(); // whatever a failed test above left active
+    await chaos.halt();
     // The 2 s budget starts once faultline runs: a CLI start (node + tsx compiling in memory) is measured and
     // allowed on top, once for down and twice for up (its CLI, then the daemon it spawns).
     const b0 = performance.now();
@@ -422,10 +541,10 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     const bootMs = performance.now() - b0;
     // Round 1: the next `down`.
     const types = await injectAll();
-    assert.deepEqual(inEffect().sort(), ['cpu_burner', 'pause', ...(nftSkip ? [] : ['nftables']), ...(cgroupSkip ? [] : ['cgroup']), ...(diskSkip ? [] : ['disk_fill']), ...(clockSkip ? [] : ['clock_skew'])].sort());
-    killController();
+    assert.deepEqual(inEffect().sort(), expectedInEffect());
+    killBoth();
     const down = await timeToClean(['down', '--state-dir', stateDir]);
-    say(`crash → down (${types.join(', ')}): no fault in effect ${down.cleanMs.toFixed(0)} ms after down started (down took ${down.totalMs.toFixed(0)} ms; a bare CLI start takes ${bootMs.toFixed(0)} ms)`);
+    say(`crash of both → down (${types.join(', ')}): no fault in effect ${down.cleanMs.toFixed(0)} ms after down started (down took ${down.totalMs.toFixed(0)} ms; a bare CLI start takes ${bootMs.toFixed(0)} ms)`);
     assert.deepEqual(inEffect(), []);
     assert.ok(!readFileSync('/proc/mounts', 'utf8').includes(stateDir), 'down left the volume mounted');
     assert.ok(down.cleanMs <= 2_000 + bootMs, `cleanup took ${down.cleanMs.toFixed(0)} ms (CLI start ${bootMs.toFixed(0)} ms)`);
@@ -433,15 +552,15 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     // Round 2: the next `up` (on a warm state dir) reconciles before any service starts.
     await startLab();
     await injectAll();
-    killController();
+    killBoth();
     const up = await timeToClean(['up', '--detach', '--state-dir', stateDir]);
-    say(`crash → up: no fault in effect ${up.cleanMs.toFixed(0)} ms after up started (up took ${up.totalMs.toFixed(0)} ms)`);
+    say(`crash of both → up: no fault in effect ${up.cleanMs.toFixed(0)} ms after up started (up took ${up.totalMs.toFixed(0)} ms)`);
     assert.deepEqual(inEffect(), []);
     assert.ok(up.cleanMs <= 2_000 + 2 * bootMs, `cleanup took ${up.cleanMs.toFixed(0)} ms (CLI start ${bootMs.toFixed(0)} ms)`);
-    const status = JSON.parse(readFileSync(join(stateDir, 'status.json'), 'utf8')) as { controller_url: string };
-    chaos = new ChaosClient(status.controller_url, chaosToken(stateDir));
-    const proxy = (await (await fetch(`${status.controller_url}/proxies/payments`)).json()) as { toxics: unknown[] };
+    refreshClient();
+    const proxy = (await (await fetch(`http://127.0.0.1:${base + 474}/proxies/payments`)).json()) as { toxics: unknown[] };
     assert.deepEqual(proxy.toxics, [], 'the new controller has no toxic left');
     assert.ok((await chaos.list()).every((f) => f.phase !== 'injected' && f.phase !== 'pending'));
+    assert.ok(record('watchdog') !== undefined && isRecordAlive(record('watchdog')!), 'the new up started a new watchdog');
   });
 });
