@@ -18,6 +18,7 @@ export function registerUp(program: Command): void {
     .option('--detach', 'run the controller in the background; return once the lab is healthy')
     .option('--json', 'with --detach: print the status as JSON')
     .option('--mitigations <none|all|file>', 'lab mitigations: a preset, a YAML/JSON file (a block, or an experiment with `mitigations:`), or inline JSON', parseMitigationsOption)
+    .option('--adopt', 'take over services a dead controller left running (alive and healthy) instead of restarting them')
     .addHelpText(
       'after',
       `
@@ -32,12 +33,12 @@ Examples:
   faultline up --detach --mitigations all          # the protected lab ("after"); default none ("before")
   faultline up --detach --mitigations '{"preset":"none","bulkheads":true}'`,
     )
-    .action(async (opts: { stateDir: string; basePort?: number; detach?: boolean; json?: boolean; mitigations?: string }) => {
+    .action(async (opts: { stateDir: string; basePort?: number; detach?: boolean; json?: boolean; mitigations?: string; adopt?: boolean }) => {
       if (!opts.detach) {
-        await runForeground({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations: opts.mitigations });
+        await runForeground({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations: opts.mitigations, adopt: opts.adopt });
         return;
       }
-      const status = await startDetached({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations: opts.mitigations });
+      const status = await startDetached({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations: opts.mitigations, adopt: opts.adopt });
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else {
         process.stdout.write(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s (controller pid ${status.controller_pid})\n`);

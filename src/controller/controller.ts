@@ -271,7 +271,13 @@ export class Controller {
       if (parsed.success) params = parsed.data as Record<string, unknown>;
       else for (const i of issuesFromZod(request.params ?? {}, parsed.error.issues)) issues.push({ path: `params.${i.path}`, message: i.message });
       const reason = target ? injector.unsupported(target) : null;
-      if (reason !== null) issues.push({ path: 'target', message: `cannot take a ${injector.type} fault: ${reason}` });
+      if (reason !== null) {
+        const able = [...this.#targets.values()].filter((t) => injector.unsupported(t) === null).map((t) => t.name);
+        issues.push({
+          path: 'target',
+          message: `${target!.name} cannot take a ${injector.type} fault: ${reason}; targets that can: ${able.join(', ') || 'none'}`,
+        });
+      }
     }
     if (issues.length > 0) {
       const code = issues.length === 1 && issues[0].path === 'type' ? 'UNKNOWN_FAULT_TYPE' : issues.length === 1 && issues[0].path === 'target' && target === undefined ? 'UNKNOWN_TARGET' : 'INVALID_INPUT';

@@ -15,8 +15,10 @@ export interface Target {
   name: string;
   /** The toxiproxy-compatible proxy in front of it: network faults act there. */
   proxy?: { api: string; name: string };
-  /** Its HTTP base URL (HTTP-level and dependency faults). */
+  /** Its HTTP base URL (HTTP-level faults, health probes). */
   http?: string;
+  /** URL of the dependency control endpoint it serves, when it is a dependency stub that has one. */
+  control?: string;
   /** The port the service itself listens on (kernel-level network faults match on it). */
   port?: number;
   /**

@@ -48,6 +48,11 @@ export interface UpOptions {
   /** Progress lines (default: stdout). */
   log?: (line: string) => void;
   /**
+   * Take over the services a dead controller left running (alive and healthy) instead of stopping and
+   * restarting them; what the watchdog asks for when it restarts the controller. Default false.
+   */
+  adopt?: boolean;
+  /**
    * Start the dead-man watchdog (default true): a separate process that reverts every fault and restarts the
    * controller if this process dies. Off only for embedders that supervise the controller themselves.
    */
@@ -93,9 +98,12 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   // so they end within moments of `up`; the volume is mounted before, as a fill file left behind is on it.
   await mountPgVolume(paths, log);
   (await Controller.open({ stateDir: paths.root, targets: [] })).close();
-  // A controller that was SIGKILLed leaves its children running: they hold the ports we are about to bind.
-  const leftovers = await cleanupLeftovers(paths, log);
-  if (leftovers > 0) log(`stopped ${leftovers} process(es) a previous controller left behind`);
+  // A controller that was SIGKILLed leaves its children running: they hold the ports we are about to bind,
+  // unless they are adopted (then only the proxies are new, and clients reconnect through them).
+  if (!options.adopt) {
+    const leftovers = await cleanupLeftovers(paths, log);
+    if (leftovers > 0) log(`stopped ${leftovers} process(es) a previous controller left behind`);
+  }
 
   const basePort = resolveBasePort(paths, options.basePort);
   const previous = readJson<LabFile>(paths.labFile);
@@ -132,7 +140,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     services: manager?.statuses() ?? [],
   });
   const writeStatus = (): void => writeJson(paths.statusFile, status());
-  manager = new ProcessManager(specs, { paths, basePort, log, onChange: writeStatus });
+  manager = new ProcessManager(specs, { paths, basePort, log, onChange: writeStatus, adopt: options.adopt });
   writeStatus();
 
   // The dead-man switch: a heartbeat the watchdog reads, and a watchdog kept alive while the lab runs.
@@ -255,6 +263,7 @@ export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: stri
       ...(s.listenPort !== undefined ? { port: s.listenPort } : {}),
       ...(s.proxyPort !== undefined ? { proxy: { api: proxyApi, name: s.name } } : {}),
       ...(s.kind === 'node' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
+      ...(s.control !== undefined && s.listenPort !== undefined ? { control: `http://127.0.0.1:${s.listenPort}${s.control}` } : {}),
       ...kernelTargetFields(s, paths),
     }));
   // Replicated services (orders-1, orders-2) are also a target as a group, named without the suffix, so
@@ -340,6 +349,7 @@ export async function startDetached(options: UpOptions & { timeoutMs?: number })
   const args = [BIN, 'up', '--state-dir', paths.root];
   if (options.basePort !== undefined) args.push('--base-port', String(options.basePort));
   if (options.mitigations !== undefined) args.push('--mitigations', options.mitigations);
+  if (options.adopt) args.push('--adopt');
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);
   child.unref();

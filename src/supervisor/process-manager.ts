@@ -5,6 +5,10 @@
  *
  *   spec ─prepare─▶ spawn (own process group, pid file) ─probe…─▶ running ─exit─▶ crashed ─backoff─▶ spawn …
  *                                                          stopAll: stop signal ─grace─▶ SIGKILL -pgid
+ *
+ * With `adopt`, a service whose pid record names a live, healthy process (a controller died and left it
+ * running) is taken over instead of restarted: it is watched through /proc rather than as a child, and from
+ * then on treated like any other (restarted if it dies, stopped in order).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -13,7 +17,17 @@ import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
 import { probe } from './health.ts';
 import { launchFor, prepare, type LaunchContext } from './launch.ts';
-import { isGroupAlive, processStartTicks, removePidRecord, writePidRecord, type StatePaths } from './state-dir.ts';
+import {
+  isGroupAlive,
+  isRecordAlive,
+  pidFile,
+  processStartTicks,
+  readJson,
+  removePidRecord,
+  writePidRecord,
+  type PidRecord,
+  type StatePaths,
+} from './state-dir.ts';
 import type { ServiceSpec } from './topology.ts';
 
 export type ServiceState =
@@ -53,14 +67,20 @@ export interface ProcessManagerOptions {
   onChange?: () => void;
   /** How long one process may take to become healthy; default 60 s. */
   healthTimeoutMs?: number;
+  /** Take over live, healthy processes the pid records name instead of starting new ones (see the header). */
+  adopt?: boolean;
 }
+
+/** What the manager holds of a process: a child it spawned, or one it adopted (no handle, just the pid). */
+type Proc = Pick<ChildProcess, 'pid'>;
 
 const POLL_MS = 100;
 const MAX_BACKOFF_MS = 10_000;
 
 class Managed {
   state: ServiceState = 'pending';
-  child: ChildProcess | undefined;
+  child: Proc | undefined;
+  adopted = false;
   exited: Promise<void> = Promise.resolve();
   restarts = 0;
   /** Crashes in a row without a healthy stretch in between: drives the backoff. */
@@ -92,8 +112,9 @@ export class ProcessManager {
     const ready = new Map<string, Promise<void>>();
     for (const m of this.#services) {
       const deps = m.spec.after.map((d) => ready.get(d)!);
-      const started = Promise.all(deps).then(() => {
+      const started = Promise.all(deps).then(async () => {
         if (this.#stopping) throw new FaultlineError('LAB_START_FAILED', 'start interrupted');
+        if (this.#options.adopt && (await this.#adopt(m))) return;
         return this.#start(m);
       });
       started.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
@@ -170,6 +191,46 @@ export class ProcessManager {
     this.#options.log(`${spec.name}: healthy in ${Date.now() - t0} ms (pid ${m.child?.pid})`);
   }
 
+  /**
+   * Takes over the process m's pid record names, when it is alive and healthy; true when it did. A job counts
+   * as done when everything it runs after was adopted (it ran for the lab those processes belong to). A
+   * recorded process that is alive but not healthy is stopped (its group), so a fresh one can start.
+   */
+  async #adopt(m: Managed): Promise<boolean> {
+    const { spec } = m;
+    if (spec.health.type === 'exit') {
+      const deps = this.#services.filter((d) => spec.after.includes(d.spec.name));
+      if (deps.length === 0 || !deps.every((d) => d.adopted || d.state === 'done')) return false;
+      this.#set(m, 'done', 'skipped: it ran for the processes adopted');
+      return true;
+    }
+    const record = readJson<PidRecord>(pidFile(this.#options.paths, spec.name));
+    if (record === undefined || !isRecordAlive(record)) return false;
+    if (!(await probe(spec.health)).ok) {
+      this.#options.log(`${spec.name}: pid ${record.pid} is alive but not healthy; replacing it`);
+      signalQuietly(record.pgid > 1 ? -record.pgid : record.pid, 'SIGKILL');
+      for (let i = 0; i < 100 && isRecordAlive(record); i++) await sleep(20);
+      removePidRecord(this.#options.paths, spec.name);
+      return false;
+    }
+    const proc: Proc = { pid: record.pid };
+    m.child = proc;
+    m.adopted = true;
+    m.exited = new Promise((resolve) => {
+      const timer = setInterval(() => {
+        if (isRecordAlive(record)) return;
+        clearInterval(timer);
+        this.#onExit(m, proc, null, null);
+        resolve();
+      }, POLL_MS);
+      timer.unref();
+    });
+    m.since = new Date();
+    this.#set(m, 'running', `adopted (pid ${record.pid})`);
+    this.#options.log(`${spec.name}: adopted pid ${record.pid} (alive and healthy)`);
+    return true;
+  }
+
   #failure(m: Managed, message: string): FaultlineError {
     return new FaultlineError('LAB_START_FAILED', `${message}; last log lines: ${logTail(this.#logFile(m.spec.name))}`, {
       hint: `full log: ${this.#logFile(m.spec.name)}`,
@@ -224,7 +285,7 @@ export class ProcessManager {
     }
   }
 
-  #onExit(m: Managed, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  #onExit(m: Managed, child: Proc, code: number | null, signal: NodeJS.Signals | null): void {
     if (m.child !== child) return;
     m.child = undefined;
     m.lastExit = { code, signal, at: new Date().toISOString() };

@@ -36,6 +36,8 @@ export interface ServiceRow {
   entry?: string;
   /** What it calls (each through that service's proxy): becomes its environment. */
   calls?: string[];
+  /** Path of the dependency control endpoint it serves (a dependency stub), if any: dependency faults act there. */
+  control?: string;
 }
 
 /** Base port: 27000 clashes with nothing standard (MongoDB uses 27017, which no row lands on). */
@@ -46,7 +48,7 @@ export const CONTROLLER_PORT_OFFSET = 474;
 export const LAB_SERVICES: readonly ServiceRow[] = [
   { name: 'postgres-primary', kind: 'postgres-primary', port: 532, proxy: 432, after: [] },
   { name: 'redis', kind: 'redis', port: 479, proxy: 379, after: [] },
-  { name: 'payments', kind: 'node', port: 183, proxy: 83, after: [], entry: 'lab/payments/main.ts' },
+  { name: 'payments', kind: 'node', port: 183, proxy: 83, after: [], entry: 'lab/payments/main.ts', control: '/control' },
   { name: 'lab-setup', kind: 'job', after: ['postgres-primary'], entry: 'lab/setup/main.ts', calls: ['postgres-primary'] },
   { name: 'postgres-replica', kind: 'postgres-replica', port: 533, proxy: 433, after: ['postgres-primary'] },
   {

@@ -10,8 +10,8 @@
  *        ─▶ phase was running? `faultline up` again (proxies on the same ports) : finish the stop (`down`'s cleanup)
  *
  * A controller whose heartbeat is older than HUNG_MS while its pid lives is hung (its TTL timers cannot fire):
- * it is SIGKILLed and treated as dead. More than MAX_RESTARTS deaths within RESTART_WINDOW_MS is a crash loop:
- * the watchdog reverts, stops the lab's processes and gives up, saying so in the event stream.
+ * it is SIGKILLed and treated as dead. More deaths than restartBudget() allows within its window is a crash
+ * loop: the watchdog reverts, stops the lab's processes and gives up, saying so in the event stream.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -36,8 +36,14 @@ export const WATCHDOG = 'watchdog';
 const POLL_MS = 100;
 const HEARTBEAT_MS = 500;
 const HUNG_MS = 15_000;
-const MAX_RESTARTS = 3;
-const RESTART_WINDOW_MS = 60_000;
+/**
+ * The crash-loop guard: more than `restarts` deaths within `window_s` and the watchdog gives up. Default 3 in
+ * 60 s; FAULTLINE_WATCHDOG_RESTARTS=<restarts>/<window_s> overrides it (a bench that kills on purpose).
+ */
+export function restartBudget(env: NodeJS.ProcessEnv = process.env): { restarts: number; windowMs: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(env.FAULTLINE_WATCHDOG_RESTARTS ?? '');
+  return m ? { restarts: Number(m[1]), windowMs: Number(m[2]) * 1000 } : { restarts: 3, windowMs: 60_000 };
+}
 const SERVE_TIMEOUT_MS = 120_000;
 
 /** The file the controller touches every HEARTBEAT_MS while its event loop runs. */
@@ -116,6 +122,7 @@ export async function watch(options: WatchOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   emit('watchdog_started', { pid: process.pid });
   const deaths: number[] = [];
+  const budget = restartBudget();
   try {
     for (;;) {
       if (stopRequested) break;
@@ -154,10 +161,10 @@ export async function watch(options: WatchOptions): Promise<void> {
         break;
       }
       deaths.push(diedAt);
-      while (deaths.length > 0 && deaths[0] < diedAt - RESTART_WINDOW_MS) deaths.shift();
-      if (deaths.length > MAX_RESTARTS) {
+      while (deaths.length > 0 && deaths[0] < diedAt - budget.windowMs) deaths.shift();
+      if (deaths.length > budget.restarts) {
         await finishStop(paths, log);
-        emit('gave_up', { reason: `the controller died ${deaths.length} times within ${RESTART_WINDOW_MS / 1000} s; the lab is stopped and every fault reverted` });
+        emit('gave_up', { reason: `the controller died ${deaths.length} times within ${budget.windowMs / 1000} s; the lab is stopped and every fault reverted` });
         break;
       }
       const pid = restartController(paths, options.bin);
@@ -231,7 +238,8 @@ async function finishStop(paths: StatePaths, log: (line: string) => void): Promi
 /** `faultline up` again on the same state dir (so the same ports), detached, logging where the first one did. */
 function restartController(paths: StatePaths, bin: string): number | undefined {
   const lab = readJson<{ mitigations?: string }>(paths.labFile);
-  const args = [bin, 'up', '--state-dir', paths.root];
+  // --adopt: the services are alive (the watchdog just reverted their faults); only the controller is new.
+  const args = [bin, 'up', '--adopt', '--state-dir', paths.root];
   if (lab?.mitigations !== undefined) args.push('--mitigations', lab.mitigations);
   const fd = openSync(join(paths.logDir, 'controller.log'), 'a');
   try {

@@ -33,23 +33,11 @@ import { signToken } from '../../src/supervisor/token.ts';
 import { LAB_SERVICES } from '../../src/supervisor/topology.ts';
 import { freeBasePort } from '../helpers/lab.ts';
 import { SLACK_MS } from '../helpers/net.ts';
+import { burners, faultsInEffect, fillFiles as fillFilesIn, nftTables } from '../helpers/in-effect.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
 const say = (line: string): void => void process.stdout.write(`# ${line}\n`);
-
-/** Lab processes in state T (SIGSTOPped), read from /proc for every pid record of every lab state dir probed. */
-function stoppedIn(stateDir: string): string[] {
-  return readPidRecords(statePaths(stateDir))
-    .filter((r) => {
-      try {
-        return readFileSync(`/proc/${r.pid}/stat`, 'utf8').replace(/^.*\) /, '').startsWith('T');
-      } catch {
-        return false;
-      }
-    })
-    .map((r) => r.name);
-}
 
 const missing = missingLabPrerequisites();
 const skip =
@@ -112,30 +100,6 @@ function retransSegs(): number {
   return Number(lines[1].split(/\s+/)[names.indexOf('RetransSegs')]);
 }
 
-function nftTables(): string {
-  try {
-    return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
-  } catch {
-    return '';
-  }
-}
-
-/** Live processes whose command line carries a burner marker. */
-function burners(marker = 'faultline-burner-'): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (args.some((a) => a.startsWith(marker)) && stat[stat.lastIndexOf(')') + 2] !== 'Z') pids.push(Number(e));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
-
 /** CPU seconds a process has used (utime + stime). */
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -161,7 +125,7 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
   const port = (name: string, which: 'port' | 'proxy'): number => base + LAB_SERVICES.find((r) => r.name === name)![which]!;
   const pidOf = (name: string): number => readJson<PidRecord>(join(stateDir, 'pids', `${name}.json`))!.pid;
   const volume = (): string => pgVolume(statePaths(stateDir)).mountpoint;
-  const fillFiles = (): string[] => (existsSync(volume()) ? readdirSync(volume()).filter((f) => f.startsWith('faultline-fill-')) : []);
+  const fillFiles = (): string[] => fillFilesIn(stateDir);
   let diskSkip: string | false = false;
 
   async function postOrder(key: string): Promise<number> {
@@ -394,16 +358,7 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
   const expectedInEffect = (): string[] =>
     ['cpu_burner', 'pause', ...(nftSkip ? [] : ['nftables']), ...(cgroupSkip ? [] : ['cgroup']), ...(diskSkip ? [] : ['disk_fill']), ...(clockSkip ? [] : ['clock_skew'])].sort();
   /** Every fault still in effect, by the same probes the injectors verify with, read from outside. */
-  const inEffect = (): string[] => {
-    const found: string[] = [];
-    if (/faultline/.test(nftTables())) found.push('nftables');
-    if (faultlineCgroups().length > 0) found.push('cgroup');
-    if (burners().length > 0) found.push('cpu_burner');
-    if (fillFiles().length > 0) found.push('disk_fill');
-    if (readOffset(faketimeFile(statePaths(stateDir), 'api')) !== 0) found.push('clock_skew');
-    if (stoppedIn(stateDir).length > 0) found.push('pause');
-    return found;
-  };
+  const inEffect = (): string[] => faultsInEffect(stateDir, 'api');
   const record = (name: string): PidRecord | undefined => readJson<PidRecord>(join(stateDir, 'pids', `${name}.json`));
   /** Polls the probes from `t0` until nothing is in effect: ms since t0 (or -1 at the deadline). */
   const msUntilClean = async (t0: number, deadlineMs: number): Promise<number> => {
@@ -413,14 +368,15 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     }
     return -1;
   };
-  /** Polls until the lab answers through its api proxy again with a new controller: ms since t0. */
+  /** Polls until the lab answers a real read (api → orders → Redis/Postgres, each through its proxy) with a new controller: ms since t0. */
   const msUntilServing = async (t0: number, oldPid: number): Promise<number> => {
     while (performance.now() - t0 < 90_000) {
       const controller = record('controller');
       const status = readJson<{ phase: string; controller_pid: number }>(join(stateDir, 'status.json'));
       if (controller && controller.pid !== oldPid && status?.phase === 'running' && status.controller_pid === controller.pid) {
-        const res = await freshGet(`http://127.0.0.1:${port('api', 'proxy')}/healthz`, 1_000);
-        if ('status' in res && res.status === 200) return performance.now() - t0;
+        // 200 or 404 (no such order) both mean the whole read path answered; a 5xx or no answer does not.
+        const res = await freshGet(`http://127.0.0.1:${port('api', 'proxy')}/orders/1`, 1_000, { authorization: `Bearer ${token}` });
+        if ('status' in res && (res.status === 200 || res.status === 404)) return performance.now() - t0;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -472,6 +428,21 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     assert.match(await big.text(), /65536/);
     assert.equal(record('controller')!.pid, before, 'the controller is the same process');
     assert.ok(isRecordAlive(record('controller')!));
+  });
+
+  test('a watchdog that dies is replaced by the controller within moments', async () => {
+    const first = record('watchdog')!;
+    assert.ok(isRecordAlive(first), 'up started a watchdog');
+    process.kill(first.pid, 'SIGKILL');
+    const t0 = performance.now();
+    let next: PidRecord | undefined;
+    while (performance.now() - t0 < 10_000) {
+      next = record('watchdog');
+      if (next && next.pid !== first.pid && isRecordAlive(next)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    say(`a new watchdog after ${(performance.now() - t0).toFixed(0)} ms`);
+    assert.ok(next && next.pid !== first.pid && isRecordAlive(next), 'no new watchdog');
   });
 
   test('dead-man switch: controller SIGKILLed with one fault of every family active; within 2 s nothing is in effect with no command run, then the lab serves again', async () => {

@@ -55,11 +55,12 @@ export function controlFault<S extends z.ZodTypeAny>(
     family: 'dependency',
     summary,
     params: params as z.ZodType<z.output<S>>,
-    unsupported: (t: Target) => (t.http ? null : `${t.name} has no HTTP address (its control endpoint is reached there)`),
-    mechanism: (t) => `control endpoint ${t.http}/control`,
+    // Checked at validation, so a service without the control surface is refused up front, never at apply.
+    unsupported: (t: Target) => (t.control ? null : `${t.name} serves no dependency control endpoint`),
+    mechanism: (t) => `control endpoint ${t.control}`,
     plan: (target, p) => {
       const set = fields(p);
-      return { url: `${target.http}/control`, set, healthy: Object.fromEntries(Object.keys(set).filter((k) => k in HEALTHY).map((k) => [k, HEALTHY[k]])) };
+      return { url: target.control!, set, healthy: Object.fromEntries(Object.keys(set).filter((k) => k in HEALTHY).map((k) => [k, HEALTHY[k]])) };
     },
     async apply(handle) {
       if ((await control(handle.url, handle.set)) === null) throw new Error(`${handle.url} is not reachable`);

@@ -1,0 +1,66 @@
+/**
+ * Probes, from outside faultline, for every kernel-level or process-level fault that could still be in effect on
+ * a lab: nftables table, faultline cgroups, burner processes, fill files on the bounded volume, a skewed clock
+ * file, SIGSTOPped lab processes. Shared by the kernel-faults e2e test and bench/deadman.ts.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { faultlineCgroups } from '../../src/faults/kinds/cgroup/cgroup.linux.ts';
+import { readOffset } from '../../src/faults/kinds/clock/clock_skew.ts';
+import { faketimeFile, pgVolume } from '../../src/supervisor/fault-surfaces.ts';
+import { readPidRecords, statePaths } from '../../src/supervisor/state-dir.ts';
+
+/** Lab processes in state T (SIGSTOPped), read from /proc for every pid record of every lab state dir probed. */
+export function stoppedIn(stateDir: string): string[] {
+  return readPidRecords(statePaths(stateDir))
+    .filter((r) => {
+      try {
+        return readFileSync(`/proc/${r.pid}/stat`, 'utf8').replace(/^.*\) /, '').startsWith('T');
+      } catch {
+        return false;
+      }
+    })
+    .map((r) => r.name);
+}
+
+export function nftTables(): string {
+  try {
+    return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  } catch {
+    return '';
+  }
+}
+
+/** Live processes whose command line carries a burner marker. */
+export function burners(marker = 'faultline-burner-'): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (args.some((a) => a.startsWith(marker)) && stat[stat.lastIndexOf(')') + 2] !== 'Z') pids.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+/** Fill files disk_fill left on the lab's bounded postgres volume. */
+export function fillFiles(stateDir: string): string[] {
+  const volume = pgVolume(statePaths(stateDir)).mountpoint;
+  return existsSync(volume) ? readdirSync(volume).filter((f) => f.startsWith('faultline-fill-')) : [];
+}
+
+/** The families still in effect on the lab in `stateDir` (empty when none), `clockService` = whose clock to read. */
+export function faultsInEffect(stateDir: string, clockService: string): string[] {
+  const found: string[] = [];
+  if (/faultline/.test(nftTables())) found.push('nftables');
+  if (faultlineCgroups().length > 0) found.push('cgroup');
+  if (burners().length > 0) found.push('cpu_burner');
+  if (fillFiles(stateDir).length > 0) found.push('disk_fill');
+  if (readOffset(faketimeFile(statePaths(stateDir), clockService)) !== 0) found.push('clock_skew');
+  if (stoppedIn(stateDir).length > 0) found.push('pause');
+  return found;
+}
