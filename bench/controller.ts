@@ -25,7 +25,8 @@ import { createChaosApi } from '../src/controller/api.ts';
 import { Controller } from '../src/controller/controller.ts';
 import { procState } from '../src/faults/kinds/process/pid.ts';
 import { startProxyServer } from '../src/proxy/server.ts';
-import { processStartTicks, writeJson } from '../src/supervisor/state-dir.ts';
+import { processStartTicks } from '../src/core/process.ts';
+import { writeJson } from '../src/core/json-file.ts';
 import { percentile } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { tries: { type: 'string', default: '20' }, halts: { type: 'string', default: '5' } } });

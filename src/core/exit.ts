@@ -7,7 +7,10 @@ import { CATALOG, isFaultlineError, type ErrorCode } from './errors.ts';
 export const EXIT = {
   /** Success; for an experiment, the hypothesis held. */
   OK: 0,
-  /** The experiment ran but the hypothesis was degraded, failed or aborted (or a load run was invalid). */
+  /**
+   * The experiment ran but the hypothesis did not hold: degraded, failed, aborted, invalid (unmeasurable), or
+   * inconclusive (too little data to show it held) — or a load run was invalid.
+   */
   HYPOTHESIS_FAILED: 1,
   /** Bad flags, bad files, bad values: nothing was done. */
   INVALID_INPUT: 2,

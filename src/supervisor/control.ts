@@ -5,16 +5,9 @@
  */
 import { sleep } from '../core/clock.ts';
 import type { ServiceStatus } from './process-manager.ts';
-import {
-  isGroupAlive,
-  isRecordAlive,
-  readJson,
-  readPidRecords,
-  removePidRecord,
-  statePaths,
-  type PidRecord,
-  type StatePaths,
-} from './state-dir.ts';
+import { readPidRecords, removePidRecord, statePaths, type StatePaths } from './state-dir.ts';
+import { isGroupAlive, isRecordAlive, type PidRecord } from '../core/process.ts';
+import { readJson } from '../core/json-file.ts';
 import { Controller } from '../controller/controller.ts';
 import { unmountPgVolume } from './fault-surfaces.ts';
 import { LAB_SERVICES } from './topology.ts';

@@ -23,18 +23,9 @@ import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } fr
 import { kernelTargetFields, mountPgVolume, unmountPgVolume } from './fault-surfaces.ts';
 import { missingLabPrerequisites } from './launch.ts';
 import { ProcessManager } from './process-manager.ts';
-import {
-  ensureStateDir,
-  labSecret,
-  pidFile,
-  processStartTicks,
-  readJson,
-  removePidRecord,
-  statePaths,
-  writeJson,
-  writePidRecord,
-  type StatePaths,
-} from './state-dir.ts';
+import { ensureStateDir, labSecret, pidFile, removePidRecord, statePaths, writePidRecord, type StatePaths } from './state-dir.ts';
+import { processStartTicks } from '../core/process.ts';
+import { readJson, writeJson } from '../core/json-file.ts';
 import { controllerPort, DEFAULT_BASE_PORT, labTopology } from './topology.ts';
 import { startHeartbeat, watchdogRecord } from './watchdog.ts';
 import { ensureWatchdogBundle } from './watchdog-bundle.ts';

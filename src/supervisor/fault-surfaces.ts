@@ -12,12 +12,13 @@
  * is created; an existing image keeps its size. Without root (or mount/mkfs) PGDATA stays a plain directory
  * and disk faults report themselves unsupported.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import { run } from '../core/exec.ts';
 import type { Target } from '../faults/injector.ts';
 import type { StatePaths } from './state-dir.ts';
+import { isMounted, libfaketimePath } from '../core/platform.ts';
 import type { ServiceSpec } from './topology.ts';
 
 const debug = debuglog('faultline');
@@ -32,17 +33,6 @@ export interface PgVolume {
 export function pgVolume(paths: StatePaths): PgVolume {
   const mountpoint = join(paths.pgDir, 'primary-vol');
   return { image: join(paths.pgDir, 'primary.img'), mountpoint, dataDir: join(mountpoint, 'data') };
-}
-
-/** Whether something is mounted exactly at `dir` (from /proc/mounts; octal escapes decoded). */
-export function isMounted(dir: string): boolean {
-  try {
-    return readFileSync('/proc/mounts', 'utf8')
-      .split('\n')
-      .some((line) => line.split(' ')[1]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === dir);
-  } catch {
-    return false;
-  }
 }
 
 /** PGDATA of postgres-primary: on the volume when it is mounted, else the plain directory. */
@@ -102,12 +92,6 @@ export async function unmountPgVolume(paths: StatePaths, log: (line: string) => 
   }
   // The empty mount point stays: disk faults read "mount point present, nothing mounted" as "cannot see the
   // volume now, revert later" and only "mount point gone" (the state dir removed) as "target vanished".
-}
-
-/** Where libfaketime is (Debian package libfaketime), or undefined. Override with FAULTLINE_LIBFAKETIME. */
-export function libfaketimePath(): string | undefined {
-  const candidates = [process.env.FAULTLINE_LIBFAKETIME, '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'];
-  return candidates.find((p): p is string => p !== undefined && p !== '' && existsSync(p));
 }
 
 export function faketimeFile(paths: StatePaths, service: string): string {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.ts';
 import { run } from '../core/exec.ts';
 import { faketimeEnv, primaryDataDir } from './fault-surfaces.ts';
-import { processStartTicks, type StatePaths } from './state-dir.ts';
+import { type StatePaths } from './state-dir.ts';
+import { processStartTicks } from '../core/process.ts';
 import { LAB_SERVICES, REPO_ROOT, type ServiceSpec } from './topology.ts';
 
 /** Where the PostgreSQL 15 server binaries are (override with FAULTLINE_PG_BIN). */

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { sleep } from '../core/clock.ts';
 import { ProcessManager } from './process-manager.ts';
-import { ensureStateDir, isRecordAlive, pidFile, readPidRecords, statePaths } from './state-dir.ts';
+import { ensureStateDir, pidFile, readPidRecords, statePaths } from './state-dir.ts';
+import { isRecordAlive } from '../core/process.ts';
 import type { ServiceSpec } from './topology.ts';
 
 async function freePort(): Promise<number> {

@@ -17,17 +17,9 @@ import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
 import { probe } from './health.ts';
 import { launchFor, prepare, type LaunchContext } from './launch.ts';
-import {
-  isGroupAlive,
-  isRecordAlive,
-  pidFile,
-  processStartTicks,
-  readJson,
-  removePidRecord,
-  writePidRecord,
-  type PidRecord,
-  type StatePaths,
-} from './state-dir.ts';
+import { pidFile, removePidRecord, writePidRecord, type StatePaths } from './state-dir.ts';
+import { isGroupAlive, isRecordAlive, processStartTicks, type PidRecord } from '../core/process.ts';
+import { readJson } from '../core/json-file.ts';
 import type { ServiceSpec } from './topology.ts';
 
 export type ServiceState =

@@ -20,17 +20,9 @@ import { sleep } from '../core/clock.ts';
 import { Controller } from '../controller/controller.ts';
 import { cleanupLeftovers, readStatus } from './control.ts';
 import { unmountPgVolume } from './fault-surfaces.ts';
-import {
-  isRecordAlive,
-  processStartTicks,
-  readJson,
-  readPidRecords,
-  removePidRecord,
-  statePaths,
-  writePidRecord,
-  type PidRecord,
-  type StatePaths,
-} from './state-dir.ts';
+import { readPidRecords, removePidRecord, statePaths, writePidRecord, type StatePaths } from './state-dir.ts';
+import { isRecordAlive, processStartTicks, type PidRecord } from '../core/process.ts';
+import { readJson } from '../core/json-file.ts';
 
 export const WATCHDOG = 'watchdog';
 const POLL_MS = 100;

@@ -17,7 +17,7 @@ import { ChaosClient } from '../../src/controller/client.ts';
 import { chaosToken } from '../../src/controller/token.ts';
 import { procState } from '../../src/faults/kinds/process/pid.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
-import { processStartTicks, type PidRecord } from '../../src/supervisor/state-dir.ts';
+import { processStartTicks, type PidRecord } from '../../src/core/process.ts';
 import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
 import { freeBasePort } from '../helpers/lab.ts';
 

@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +26,12 @@ import { chaosToken } from '../../src/controller/token.ts';
 import { faultlineCgroups, hierarchyFor, staticReason as cgroupReason } from '../../src/faults/kinds/cgroup/cgroup.linux.ts';
 import { readOffset } from '../../src/faults/kinds/clock/clock_skew.ts';
 import { probeNft } from '../../src/faults/kinds/nftables/nft.linux.ts';
-import { faketimeFile, isMounted, libfaketimePath, pgVolume } from '../../src/supervisor/fault-surfaces.ts';
+import { faketimeFile, pgVolume } from '../../src/supervisor/fault-surfaces.ts';
+import { isMounted, libfaketimePath } from '../../src/core/platform.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
-import { isRecordAlive, labSecret, readJson, readPidRecords, statePaths, type PidRecord } from '../../src/supervisor/state-dir.ts';
+import { labSecret, readPidRecords, statePaths } from '../../src/supervisor/state-dir.ts';
+import { isRecordAlive, type PidRecord } from '../../src/core/process.ts';
+import { readJson } from '../../src/core/json-file.ts';
 import { signToken } from '../../src/supervisor/token.ts';
 import { LAB_SERVICES } from '../../src/supervisor/topology.ts';
 import { freeBasePort } from '../helpers/lab.ts';

@@ -14,7 +14,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FaultlineError } from '../../../core/errors.ts';
-import { processStartTicks, readJson, type PidRecord } from '../../../supervisor/state-dir.ts';
+import { processStartTicks, type PidRecord } from '../../../core/process.ts';
+import { readJson } from '../../../core/json-file.ts';
 import type { Target } from '../../injector.ts';
 
 export type Controller = 'cpu' | 'memory';

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FaultlineError } from '../../../core/errors.ts';
-import { libfaketimePath } from '../../../supervisor/fault-surfaces.ts';
+import { libfaketimePath } from '../../../core/platform.ts';
 import { defineInjector } from '../../injector.ts';
 
 export interface ClockHandle {

@@ -13,7 +13,7 @@ import { debuglog } from 'node:util';
 import { z } from 'zod';
 import { run } from '../../../core/exec.ts';
 import { FaultlineError } from '../../../core/errors.ts';
-import { isMounted } from '../../../supervisor/fault-surfaces.ts';
+import { isMounted } from '../../../core/platform.ts';
 import { defineInjector } from '../../injector.ts';
 
 const log = debuglog('faultline');

@@ -11,7 +11,8 @@ import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { sleep } from '../../../core/clock.ts';
 import { FaultlineError } from '../../../core/errors.ts';
-import { processStartTicks, readJson, type PidRecord } from '../../../supervisor/state-dir.ts';
+import { processStartTicks, type PidRecord } from '../../../core/process.ts';
+import { readJson } from '../../../core/json-file.ts';
 import type { Target } from '../../injector.ts';
 
 /** The process a fault acted on, as journaled in its handle (plain JSON). */

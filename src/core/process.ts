@@ -1,0 +1,71 @@
+/**
+ * Process identity on Linux: a pid alone can be reused, so every process faultline records is known by its pid
+ * AND its start time in clock ticks (field 22 of /proc/<pid>/stat). Signals go only to a process whose start
+ * time still matches, and a process group counts as alive only while a non-zombie member is in it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** What a pid file records: enough to tell our process from an unrelated one that reused the pid. */
+export interface PidRecord {
+  name: string;
+  pid: number;
+  /** Process group to signal (children are spawned as group leaders, so pgid = pid). */
+  pgid: number;
+  /** Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot. */
+  start_ticks: number | null;
+  /** Signal that stops it cleanly (postgres: SIGINT = fast shutdown). */
+  stop_signal: NodeJS.Signals;
+  command: string;
+}
+
+/** Start time of a live pid from /proc, or null when it is gone (or /proc is unavailable). */
+export function processStartTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses; fields after the last ')' are fixed.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = rest[0];
+    if (state === 'Z' || state === 'X') return null;
+    return Number(rest[19]);
+  } catch {
+    return null;
+  }
+}
+
+/** True when the recorded process is still the one we started (same pid, same start time). */
+export function isRecordAlive(record: PidRecord): boolean {
+  const ticks = processStartTicks(record.pid);
+  if (ticks === null) return false;
+  return record.start_ticks === null || record.start_ticks === ticks;
+}
+
+/**
+ * True when any live (non-zombie) process is in the group. Zombies count as gone: children of a controller
+ * that was SIGKILLed are reparented, and in a container the new parent may never reap them.
+ */
+export function isGroupAlive(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    // No /proc: fall back to signal 0 (which also sees zombies).
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(rest[2]) === pgid && rest[0] !== 'Z' && rest[0] !== 'X') return true;
+  }
+  return false;
+}
