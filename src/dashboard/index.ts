@@ -10,7 +10,6 @@
 import { resolve } from 'node:path';
 import type { Controller } from '../controller/controller.ts';
 import type { ProxyServer } from '../proxy/server.ts';
-import { REPO_ROOT, type ServiceSpec } from '../supervisor/topology.ts';
 import { Collector } from './collector.ts';
 import { createDashboard } from './server.ts';
 import { ExperimentBoard } from './experiments.ts';
@@ -27,9 +26,12 @@ export function defaultRunsDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.FAULTLINE_RUNS_DIR ?? 'runs');
 }
 
-/** The board on its own: the daemon hands it to the chaos API before the dashboard routes exist. */
-export function createExperimentBoard(runsDir = defaultRunsDir()): ExperimentBoard {
-  return new ExperimentBoard({ runsDir, experimentsDir: resolve(REPO_ROOT, 'experiments') });
+/**
+ * The board on its own: the daemon hands it to the chaos API before the dashboard routes exist.
+ * `experimentsDir`: where the system's committed experiments are (the schedule the board shows).
+ */
+export function createExperimentBoard(experimentsDir: string, runsDir = defaultRunsDir()): ExperimentBoard {
+  return new ExperimentBoard({ runsDir, experimentsDir });
 }
 
 export interface AttachedDashboard {
@@ -44,11 +46,16 @@ export interface AttachedDashboard {
  * Mounts /ui on the controller's port and prepares a collector over every lab node service.
  * @example const ui = attachDashboard({ proxies, controller, specs, board }); await manager.startAll(); ui.start();
  */
-export function attachDashboard(options: { proxies: ProxyServer; controller: Controller; specs: readonly ServiceSpec[]; board: ExperimentBoard }): AttachedDashboard {
-  const targets = options.specs
-    .filter((s) => s.kind === 'node' && s.listenPort !== undefined)
-    .map((s) => ({ service: s.name, url: `http://127.0.0.1:${s.listenPort}/metrics` }));
-  const collector = new Collector({ targets, edge: 'api' });
+export function attachDashboard(options: {
+  proxies: ProxyServer;
+  controller: Controller;
+  /** Every service with metrics, and where they are. */
+  targets: readonly { service: string; url: string }[];
+  board: ExperimentBoard;
+  /** The service users reach first (the system's entry): its SLIs head the page. */
+  edge: string;
+}): AttachedDashboard {
+  const collector = new Collector({ targets: [...options.targets], edge: options.edge });
   options.proxies.mount(createDashboard({ collector, controller: options.controller, board: options.board }));
   return {
     url: `${options.proxies.url}/ui/`,

@@ -10,7 +10,8 @@ import { isGroupAlive, isRecordAlive, type PidRecord } from '../core/process.ts'
 import { readJson } from '../core/json-file.ts';
 import { Controller } from '../controller/controller.ts';
 import { unmountPgVolume } from './fault-surfaces.ts';
-import { LAB_SERVICES } from './topology.ts';
+import { loadSystem } from '../system/system.ts';
+import { LAB_SYSTEM_FILE } from './topology.ts';
 
 /** status.json: the controller's latest view, rewritten on every change. */
 export interface LabStatusFile {
@@ -35,10 +36,20 @@ export function controllerRecord(paths: StatePaths): PidRecord | undefined {
   return record && isRecordAlive(record) ? record : undefined;
 }
 
-/** Reverse start order: api first, postgres-primary last; names not in the table go first. */
-function stopOrder(records: PidRecord[]): PidRecord[] {
+/**
+ * Reverse start order of the system this state dir ran (lab.json names its file): the entry first, databases
+ * last; names the file does not list (or no readable file) go first.
+ */
+function stopOrder(records: PidRecord[], paths: StatePaths): PidRecord[] {
+  let order: string[] = [];
+  try {
+    const file = readJson<{ system_file?: string }>(paths.labFile)?.system_file ?? LAB_SYSTEM_FILE;
+    order = loadSystem(file).instances.map((i) => i.name);
+  } catch {
+    /* the file changed or is gone: stop in record order */
+  }
   const rank = (name: string): number => {
-    const i = LAB_SERVICES.findIndex((r) => r.name === name);
+    const i = order.indexOf(name);
     return i === -1 ? Number.MAX_SAFE_INTEGER : i;
   };
   return [...records].sort((a, b) => rank(b.name) - rank(a.name));
@@ -66,7 +77,7 @@ const OWN_PROCESSES = new Set(['controller', 'watchdog']);
 /** Stops every service a pid file names (not the controller, not the watchdog); returns how many were still alive. */
 export async function cleanupLeftovers(paths: StatePaths, log: (line: string) => void, graceMs = GRACE_MS): Promise<number> {
   let alive = 0;
-  for (const record of stopOrder(readPidRecords(paths).filter((r) => !OWN_PROCESSES.has(r.name)))) {
+  for (const record of stopOrder(readPidRecords(paths).filter((r) => !OWN_PROCESSES.has(r.name)), paths)) {
     const wasAlive = isRecordAlive(record);
     const t0 = Date.now();
     await stopRecord(record, graceMs);

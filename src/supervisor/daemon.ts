@@ -8,8 +8,8 @@
  *   SIGTERM ─▶ processes in reverse order ─▶ proxies closed ─▶ pid files gone
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
@@ -21,17 +21,23 @@ import type { Target } from '../faults/injector.ts';
 import { startProxyServer, type MountedHandler, type ProxyServer } from '../proxy/server.ts';
 import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } from './control.ts';
 import { kernelTargetFields, mountPgVolume, unmountPgVolume } from './fault-surfaces.ts';
-import { missingLabPrerequisites } from './launch.ts';
+import { missingPrerequisites } from './launch.ts';
 import { ProcessManager } from './process-manager.ts';
 import { ensureStateDir, labSecret, pidFile, removePidRecord, statePaths, writePidRecord, type StatePaths } from './state-dir.ts';
 import { processStartTicks } from '../core/process.ts';
 import { readJson, writeJson } from '../core/json-file.ts';
-import { controllerPort, DEFAULT_BASE_PORT, labTopology } from './topology.ts';
+import { loadSystem, type System } from '../system/system.ts';
+import { DEFAULT_BASE_PORT, LAB_SYSTEM_FILE, systemTopology, type ServiceSpec } from './topology.ts';
 import { startHeartbeat, watchdogRecord } from './watchdog.ts';
 import { ensureWatchdogBundle } from './watchdog-bundle.ts';
 
 export interface UpOptions {
   stateDir: string;
+  /**
+   * The system file to run. Default: the one this state dir ran last, else ./faultline.yaml when present, else
+   * the built-in lab (lab/faultline.yaml).
+   */
+  system?: string;
   /** Base of every lab port; default: the one this state dir used last, else 27000. */
   basePort?: number;
   /** Mitigations for every lab service (preset name or JSON block; see lab/README.md); default: none. */
@@ -53,13 +59,23 @@ export interface UpOptions {
 interface LabFile {
   base_port: number;
   created_at: string;
+  /** The system file this state dir runs (absolute). */
+  system_file?: string;
   /** The mitigations `up` was given, so a controller the watchdog restarts comes back with the same. */
   mitigations?: string;
 }
 
-/** The base port to use: explicit, else what this state dir used before, else the default. */
-export function resolveBasePort(paths: StatePaths, explicit?: number): number {
-  return explicit ?? readJson<LabFile>(paths.labFile)?.base_port ?? DEFAULT_BASE_PORT;
+/** The base port to use: explicit, else what this state dir used before, else the system file's. */
+export function resolveBasePort(paths: StatePaths, explicit?: number, system?: System): number {
+  return explicit ?? readJson<LabFile>(paths.labFile)?.base_port ?? system?.basePort ?? DEFAULT_BASE_PORT;
+}
+
+/** The system file to run: explicit, else the state dir's last, else ./faultline.yaml, else the built-in lab. */
+export function resolveSystemFile(paths: StatePaths, explicit?: string): string {
+  if (explicit !== undefined) return resolve(explicit);
+  const last = readJson<LabFile>(paths.labFile)?.system_file;
+  if (last !== undefined && existsSync(last)) return last;
+  return existsSync('faultline.yaml') ? resolve('faultline.yaml') : LAB_SYSTEM_FILE;
 }
 
 /** A running controller in this process; `stop` brings everything down. */
@@ -77,17 +93,23 @@ export interface RunningLab {
  */
 export async function startLab(options: UpOptions): Promise<RunningLab> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const missing = missingLabPrerequisites();
-  if (missing.length > 0) {
-    throw new FaultlineError('CAPABILITY_MISSING', `the lab needs: ${missing.join('; ')}`, { hint: 'run `npm run setup`' });
-  }
   const paths = statePaths(options.stateDir);
   ensureStateDir(paths);
+  // The whole system file is validated before anything is touched: every problem at once, exit 2.
+  const systemFile = resolveSystemFile(paths, options.system);
+  const basePort = resolveBasePort(paths, options.basePort, loadSystem(systemFile));
+  const system = loadSystem(systemFile, { basePort });
+  const specs = systemTopology(system, { paths, secret: labSecret(paths, true)!, mitigations: options.mitigations });
+  const missing = missingPrerequisites(specs);
+  if (missing.length > 0) {
+    throw new FaultlineError('CAPABILITY_MISSING', `${system.name} needs: ${missing.join('; ')}`, { hint: 'run `bash scripts/setup.sh`' });
+  }
   const running = controllerRecord(paths);
   if (running) throw new FaultlineError('LAB_ALREADY_RUNNING', `a lab controller (pid ${running.pid}) already runs on ${paths.root}`);
   // Faults a dead controller left are reverted first, from the journal alone (each handle names what to undo),
   // so they end within moments of `up`; the volume is mounted before, as a fill file left behind is on it.
-  await mountPgVolume(paths, log);
+  const volumeMb = specs.find((s) => s.pg?.volumeMb !== undefined)?.pg?.volumeMb;
+  if (volumeMb !== undefined) await mountPgVolume(paths, log, volumeMb);
   (await Controller.open({ stateDir: paths.root, targets: [] })).close();
   // A controller that was SIGKILLed leaves its children running: they hold the ports we are about to bind,
   // unless they are adopted (then only the proxies are new, and clients reconnect through them).
@@ -96,11 +118,11 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     if (leftovers > 0) log(`stopped ${leftovers} process(es) a previous controller left behind`);
   }
 
-  const basePort = resolveBasePort(paths, options.basePort);
   const previous = readJson<LabFile>(paths.labFile);
   writeJson(paths.labFile, {
     base_port: basePort,
     created_at: previous?.created_at ?? new Date().toISOString(),
+    system_file: systemFile,
     ...(options.mitigations !== undefined ? { mitigations: options.mitigations } : {}),
   } satisfies LabFile);
   writePidRecord(paths, {
@@ -113,8 +135,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   });
 
   const t0 = Date.now();
-  const specs = labTopology({ basePort, paths, secret: labSecret(paths, true)!, mitigations: options.mitigations });
-  const controllerUrl = `http://127.0.0.1:${controllerPort(basePort)}`;
+  const controllerUrl = `http://127.0.0.1:${system.controllerPort}`;
   let phase: LabStatusFile['phase'] = 'starting';
   let error: string | null = null;
   let readyMs: number | null = null;
@@ -172,19 +193,24 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
       watchdogMonitor.unref();
     }
     // Every route on the controller port checks the Host header (DNS rebinding), inside the error boundary.
-    proxies = await startProxyServer({ host: '127.0.0.1', port: controllerPort(basePort), processMetrics: true, allowedHosts: LOOPBACK_HOSTS, log });
+    proxies = await startProxyServer({ host: '127.0.0.1', port: system.controllerPort, processMetrics: true, allowedHosts: LOOPBACK_HOSTS, log });
     // Every proxy exists before any process starts, so each client connects through its proxy from the start.
-    for (const spec of specs) {
-      if (spec.proxyPort === undefined) continue;
-      await proxies.createProxy({ name: spec.name, listen: `127.0.0.1:${spec.proxyPort}`, upstream: `127.0.0.1:${spec.listenPort}` });
+    for (const edge of system.proxies) {
+      await proxies.createProxy({ name: edge.name, listen: `127.0.0.1:${edge.listen}`, upstream: edge.upstream });
     }
     // Opening the controller reverts whatever faults a dead predecessor left, before any service starts.
-    controller = await Controller.open({ stateDir: paths.root, targets: labTargets(specs, proxies.url, paths) });
-    const board = createExperimentBoard();
+    controller = await Controller.open({ stateDir: paths.root, targets: systemTargets(system, specs, proxies.url, paths) });
+    const board = createExperimentBoard(system.experimentsDir);
     proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root), experiments: board }));
     proxies.addMetrics(controller.metrics);
     if (process.env.FAULTLINE_DEBUG_CRASH === '1') proxies.mount(debugCrashRoute(log));
-    dashboard = attachDashboard({ proxies, controller, specs, board });
+    dashboard = attachDashboard({
+      proxies,
+      controller,
+      board,
+      targets: specs.filter((s) => s.metricsUrl !== undefined).map((s) => ({ service: s.name, url: s.metricsUrl! })),
+      edge: entryInstance(system) ?? specs.find((s) => s.metricsUrl !== undefined)?.name ?? '',
+    });
     await manager.startAll();
     dashboard.start();
   } catch (err) {
@@ -197,7 +223,8 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   readyMs = Date.now() - t0;
   phase = 'running';
   writeStatus();
-  log(`lab up in ${(readyMs / 1000).toFixed(1)} s — api http://127.0.0.1:${specs.find((s) => s.name === 'api')?.proxyPort}, controller ${controllerUrl}, dashboard ${dashboard?.url} (\`faultline dashboard\` prints a link that can inject)`);
+  const entry = system.decl.entry ? system.proxies.find((p) => p.name === system.decl.entry!.via) : undefined;
+  log(`${system.name} up in ${(readyMs / 1000).toFixed(1)} s — ${entry ? `${entry.name} http://127.0.0.1:${entry.listen}, ` : ''}controller ${controllerUrl}, dashboard ${dashboard?.url} (\`faultline dashboard\` prints a link that can inject)`);
   return {
     status,
     proxies: proxies!,
@@ -244,30 +271,42 @@ async function ensureWatchdog(paths: StatePaths, log: (line: string) => void): P
   }
 }
 
-/** The lab's services as fault targets: each behind its proxy, node services also by their HTTP address. */
-export function labTargets(specs: ReturnType<typeof labTopology>, proxyApi: string, paths: StatePaths): Target[] {
+/**
+ * The system's services as fault targets: each behind the proxy that fronts it, with its port, pid record, HTTP
+ * address, control endpoint, volume and clock file where it has them; a replicated service is also a group
+ * target named after it (so `rolling_restart orders` acts on every instance in turn).
+ */
+export function systemTargets(system: System, specs: readonly ServiceSpec[], proxyApi: string, paths: StatePaths): Target[] {
   const services: Target[] = specs
     .filter((s) => s.kind !== 'job')
-    .map((s) => ({
-      name: s.name,
-      pidFile: pidFile(paths, s.name),
-      ...(s.listenPort !== undefined ? { port: s.listenPort } : {}),
-      ...(s.proxyPort !== undefined ? { proxy: { api: proxyApi, name: s.name } } : {}),
-      ...(s.kind === 'node' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
-      ...(s.control !== undefined && s.listenPort !== undefined ? { control: `http://127.0.0.1:${s.listenPort}${s.control}` } : {}),
-      ...kernelTargetFields(s, paths),
-    }));
-  // Replicated services (orders-1, orders-2) are also a target as a group, named without the suffix, so
-  // `rolling_restart orders` acts on every instance in turn.
-  const groups = new Map<string, number>();
-  for (const t of services) {
-    const base = /^(.+)-\d+$/.exec(t.name)?.[1];
-    if (base !== undefined) groups.set(base, (groups.get(base) ?? 0) + 1);
+    .map((s) => {
+      const proxy = system.proxies.find((p) => p.instance === s.name);
+      return {
+        name: s.name,
+        pidFile: s.pidFile ?? pidFile(paths, s.name),
+        ...(s.listenPort !== undefined ? { port: s.listenPort } : {}),
+        ...(proxy ? { proxy: { api: proxyApi, name: proxy.name } } : {}),
+        ...(s.kind === 'command' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
+        ...(s.control !== undefined ? { control: s.control } : {}),
+        ...kernelTargetFields(s, paths),
+      };
+    });
+  for (const group of system.groups.keys()) {
+    // The group's "pid file" names no process: process faults read its members (<group>-<n>) beside it.
+    if (!services.some((t) => t.name === group)) services.push({ name: group, pidFile: pidFile(paths, group) });
   }
-  for (const [group, count] of groups) {
-    if (count > 1 && !services.some((t) => t.name === group)) services.push({ name: group, pidFile: pidFile(paths, group) });
+  // Dependencies that forward to something outside the system (a third-party stub on loopback): targets too.
+  for (const edge of system.proxies) {
+    if (edge.instance === undefined && !services.some((t) => t.name === edge.name)) services.push({ name: edge.name, proxy: { api: proxyApi, name: edge.name } });
   }
   return services;
+}
+
+/** The instance users reach first: the one behind the entry's proxy (or the entry service itself). */
+export function entryInstance(system: System): string | undefined {
+  const via = system.decl.entry?.via;
+  if (via === undefined) return undefined;
+  return system.proxies.find((p) => p.name === via)?.instance ?? system.instances.find((i) => i.service === via)?.name;
 }
 
 /** How long a fatal error may spend reverting faults before the process exits anyway (the watchdog follows). */

@@ -50,7 +50,7 @@ function volumeSizeMb(): number {
  * Mounts the primary's volume (creating the image the first time); already mounted = reused. Returns false,
  * saying why in the log, when this machine cannot (not root, no mkfs.ext4, no loop devices).
  */
-export async function mountPgVolume(paths: StatePaths, log: (line: string) => void): Promise<boolean> {
+export async function mountPgVolume(paths: StatePaths, log: (line: string) => void, sizeMb = volumeSizeMb()): Promise<boolean> {
   const volume = pgVolume(paths);
   if (isMounted(volume.mountpoint)) return true;
   if (process.getuid?.() !== 0) {
@@ -61,7 +61,7 @@ export async function mountPgVolume(paths: StatePaths, log: (line: string) => vo
     if (!existsSync(volume.image)) {
       const tmp = `${volume.image}.new`;
       closeSync(openSync(tmp, 'w'));
-      truncateSync(tmp, volumeSizeMb() * 1024 * 1024); // sparse: costs disk only as it fills
+      truncateSync(tmp, sizeMb * 1024 * 1024); // sparse: costs disk only as it fills
       // -m 0: no root-reserved blocks, so "full" means full for the postgres user too.
       await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'nodiscard', tmp], { log, timeoutMs: 60_000 });
       await run('mv', [tmp, volume.image], { log });
@@ -116,8 +116,8 @@ export function faketimeEnv(paths: StatePaths, service: string): Record<string, 
 /** What a lab service offers kernel-level faults, as Target fields: its bounded volume, its clock offset file. */
 export function kernelTargetFields(spec: ServiceSpec, paths: StatePaths): Pick<Target, 'volume' | 'clockFile'> {
   const fields: Pick<Target, 'volume' | 'clockFile'> = {};
-  if (spec.kind === 'postgres-primary') fields.volume = pgVolume(paths).mountpoint;
-  if (spec.kind === 'node' && libfaketimePath() !== undefined) fields.clockFile = faketimeFile(paths, spec.name);
+  if (spec.kind === 'postgres-primary' && spec.pg?.volumeMb !== undefined) fields.volume = pgVolume(paths).mountpoint;
+  if (spec.clock && libfaketimePath() !== undefined) fields.clockFile = faketimeFile(paths, spec.name);
   debug('kernel target fields %s %o', spec.name, fields);
   return fields;
 }

@@ -19,31 +19,48 @@ export async function probe(check: HealthCheck): Promise<ProbeResult> {
   try {
     switch (check.type) {
       case 'http':
-        return await probeHttp(check.url);
+        return await probeHttp(check.url, check.expect);
+      case 'tcp':
+        return await probeTcp(check.port);
       case 'postgres':
-        return await probePostgres(check.port, check.standby);
+        return await probePostgres(check.port, check.standby, check.user);
       case 'redis':
         return await probeRedis(check.port);
       case 'exit':
         return { ok: false, detail: 'a job is judged by its exit code' };
+      case 'none':
+        return { ok: true, detail: 'no health check declared: running counts as ready' };
     }
   } catch (err) {
     return { ok: false, detail: err instanceof Error ? err.message : String(err) };
   }
 }
 
-async function probeHttp(url: string): Promise<ProbeResult> {
+async function probeHttp(url: string, expect: number): Promise<ProbeResult> {
   const res = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
   await res.arrayBuffer();
-  return { ok: res.status === 200, detail: `HTTP ${res.status}` };
+  return { ok: res.status === expect, detail: `HTTP ${res.status}` };
+}
+
+function probeTcp(port: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (r: ProbeResult): void => {
+      socket.destroy();
+      resolve(r);
+    };
+    socket.once('connect', () => done({ ok: true, detail: 'accepts TCP' }));
+    socket.once('error', (err: NodeJS.ErrnoException) => done({ ok: false, detail: err.code ?? err.message }));
+    socket.setTimeout(PROBE_TIMEOUT_MS, () => done({ ok: false, detail: 'TCP connect timed out' }));
+  });
 }
 
 /** Ready = accepts queries; a standby must also be in recovery and streaming WAL from the primary. */
-async function probePostgres(port: number, standby: boolean): Promise<ProbeResult> {
+async function probePostgres(port: number, standby: boolean, user: string): Promise<ProbeResult> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
-    user: 'lab',
+    user,
     database: 'postgres',
     connectionTimeoutMillis: PROBE_TIMEOUT_MS,
   });

@@ -11,22 +11,34 @@ import { run } from '../core/exec.ts';
 import { faketimeEnv, primaryDataDir } from './fault-surfaces.ts';
 import { type StatePaths } from './state-dir.ts';
 import { processStartTicks } from '../core/process.ts';
-import { LAB_SERVICES, REPO_ROOT, type ServiceSpec } from './topology.ts';
+import type { ServiceSpec } from './topology.ts';
 
 /** Where the PostgreSQL 15 server binaries are (override with FAULTLINE_PG_BIN). */
 export function pgBinDir(): string {
   return process.env.FAULTLINE_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 }
 
-/** What the lab needs from the machine that is missing, as human-readable lines (empty = all present). */
-export function missingLabPrerequisites(): string[] {
+/**
+ * What these processes need from the machine that is missing, as human-readable lines (empty = all present):
+ * PostgreSQL's server binaries for postgres services, redis-server for redis ones. Default: what the built-in
+ * lab needs (both).
+ */
+export function missingPrerequisites(specs?: readonly Pick<ServiceSpec, 'kind'>[]): string[] {
   const missing: string[] = [];
-  for (const bin of ['postgres', 'initdb', 'pg_basebackup']) {
-    if (!existsSync(join(pgBinDir(), bin))) missing.push(`${join(pgBinDir(), bin)} (PostgreSQL 15 server)`);
+  const needs = (k: string): boolean => specs === undefined || specs.some((s) => s.kind.startsWith(k));
+  if (needs('postgres')) {
+    for (const bin of ['postgres', 'initdb', 'pg_basebackup']) {
+      if (!existsSync(join(pgBinDir(), bin))) missing.push(`${join(pgBinDir(), bin)} (PostgreSQL 15 server)`);
+    }
+    if (process.getuid?.() === 0 && postgresUser() === undefined) missing.push('a `postgres` user to run PostgreSQL as');
   }
-  if (!findOnPath('redis-server')) missing.push('redis-server (Debian package redis-server)');
-  if (process.getuid?.() === 0 && postgresUser() === undefined) missing.push('a `postgres` user to run PostgreSQL as');
+  if (needs('redis') && !findOnPath('redis-server')) missing.push('redis-server (Debian package redis-server)');
   return missing;
+}
+
+/** What the built-in lab needs from the machine that is missing (PostgreSQL, Redis). */
+export function missingLabPrerequisites(): string[] {
+  return missingPrerequisites();
 }
 
 function findOnPath(cmd: string): string | undefined {
@@ -68,10 +80,6 @@ function dataDir(spec: ServiceSpec, paths: StatePaths): string {
   return spec.kind === 'postgres-primary' ? primaryDataDir(paths) : join(paths.pgDir, 'replica');
 }
 
-function primaryPort(basePort: number): number {
-  const row = LAB_SERVICES.find((r) => r.kind === 'postgres-primary');
-  return basePort + (row?.port ?? 0);
-}
 
 /** One-time preparation before the first launch: initdb for the primary, a base backup for the replica. */
 export async function prepare(spec: ServiceSpec, ctx: LaunchContext): Promise<void> {
@@ -86,14 +94,15 @@ export async function prepare(spec: ServiceSpec, ctx: LaunchContext): Promise<vo
   mkdirSync(dir, { mode: 0o700 });
   if (user) chownSync(dir, user.uid, user.gid);
   const bin = pgBinDir();
+  const pgUser = spec.pg!.user;
   if (spec.kind === 'postgres-primary') {
     // A new primary has a new system identifier: a replica copied from the old one could never stream from it.
     rmSync(join(ctx.paths.pgDir, 'replica'), { recursive: true, force: true });
-    await run(join(bin, 'initdb'), ['-D', dir, '-U', 'lab', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], asPg);
+    await run(join(bin, 'initdb'), ['-D', dir, '-U', pgUser, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], asPg);
   } else {
     await run(
       join(bin, 'pg_basebackup'),
-      ['-h', '127.0.0.1', '-p', String(primaryPort(ctx.basePort)), '-U', 'lab', '-D', dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'],
+      ['-h', '127.0.0.1', '-p', String(spec.pg!.primaryPort), '-U', pgUser, '-D', dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'],
       { ...asPg, timeoutMs: 120_000 },
     );
   }
@@ -131,8 +140,8 @@ export function launchFor(spec: ServiceSpec, ctx: LaunchContext): Launch {
       listen_addresses: '127.0.0.1',
       unix_socket_directories: '',
       // A lab is disposable: durability costs latency the experiments do not need (replication still streams).
-      fsync: 'off',
-      synchronous_commit: 'off',
+      fsync: spec.pg!.durable ? 'on' : 'off',
+      synchronous_commit: spec.pg!.durable ? 'on' : 'off',
       wal_level: 'replica',
       max_wal_senders: '5',
       // Bounded so WAL alone cannot fill the primary's 256 MiB volume (disk_fill decides when it is full).
@@ -147,7 +156,7 @@ export function launchFor(spec: ServiceSpec, ctx: LaunchContext): Launch {
       log_min_messages: 'warning',
     };
     if (spec.kind === 'postgres-replica') {
-      settings.primary_conninfo = `host=127.0.0.1 port=${primaryPort(ctx.basePort)} user=lab application_name=postgres-replica`;
+      settings.primary_conninfo = `host=127.0.0.1 port=${spec.pg!.primaryPort} user=${spec.pg!.user} application_name=${spec.name}`;
     }
     const args = ['-D', dataDir(spec, ctx.paths)];
     for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
@@ -158,9 +167,10 @@ export function launchFor(spec: ServiceSpec, ctx: LaunchContext): Launch {
     args.push('--daemonize', 'no', '--dir', ctx.paths.redisDir, '--protected-mode', 'yes', '--loglevel', 'warning');
     return { cmd: 'redis-server', args, env: baseEnv, cwd: ctx.paths.redisDir };
   }
-  if (spec.entry === undefined) throw new FaultlineError('INTERNAL', `lab table: ${spec.name} has no entry point`);
-  // tsx compiles the lab's TypeScript in memory, like bin/faultline does for the CLI.
-  // Node services start under libfaketime (when installed) so clock faults can skew them at run time.
-  const env = spec.kind === 'node' ? { ...baseEnv, ...faketimeEnv(ctx.paths, spec.name) } : baseEnv;
-  return { cmd: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, spec.entry)], env, cwd: REPO_ROOT };
+  if (spec.command === undefined) throw new FaultlineError('INTERNAL', `${spec.name}: a ${spec.kind} needs a command`);
+  // Services that opted in to clock faults start under libfaketime (when installed), so the offset file skews them.
+  const env = spec.clock ? { ...baseEnv, ...faketimeEnv(ctx.paths, spec.name) } : baseEnv;
+  // `node` is this very Node, so a system file runs the same runtime faultline does.
+  const [cmd, ...args] = spec.command;
+  return { cmd: cmd === 'node' ? process.execPath : cmd, args, env, cwd: spec.cwd };
 }

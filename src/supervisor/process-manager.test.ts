@@ -8,7 +8,7 @@ import { sleep } from '../core/clock.ts';
 import { ProcessManager } from './process-manager.ts';
 import { ensureStateDir, pidFile, readPidRecords, statePaths } from './state-dir.ts';
 import { isRecordAlive } from '../core/process.ts';
-import type { ServiceSpec } from './topology.ts';
+import { REPO_ROOT, type ServiceSpec } from './topology.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -21,12 +21,15 @@ async function freePort(): Promise<number> {
 function spec(name: string, port: number, after: string[] = [], env: Record<string, string> = {}): ServiceSpec {
   return {
     name,
-    kind: 'node',
-    port: 0,
+    service: name,
+    kind: 'command',
     after,
-    entry: 'src/supervisor/fixtures/ready-server.ts',
+    command: ['node', '--import', 'tsx', 'src/supervisor/fixtures/ready-server.ts'],
+    cwd: REPO_ROOT,
+    clock: false,
+    exceptionHooks: false,
     listenPort: port,
-    health: { type: 'http', url: `http://127.0.0.1:${port}/readyz` },
+    health: { type: 'http', url: `http://127.0.0.1:${port}/readyz`, expect: 200 },
     stopSignal: 'SIGTERM',
     graceMs: 500,
     restart: true,

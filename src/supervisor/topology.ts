@@ -1,91 +1,37 @@
 /**
- * The lab topology: which processes make up the reference system, on which ports, behind which fault proxy,
- * after what, and how each is known to be healthy. One declarative table (LAB_SERVICES); `labTopology` turns it
- * into runnable specs for a base port and a state dir. Every client edge goes through the proxy named after the
- * service it calls, from process start:
- *
- *   load ─▶ [api] ─▶ api ─▶ [orders-1|orders-2] ─▶ orders ─▶ [payments] ─▶ payments
- *                                                    ├─▶ [postgres-primary] ─▶ primary ══ WAL ══▶ replica
- *                                                    ├─▶ [postgres-replica] ─▶ replica
- *                                                    └─▶ [redis] ─▶ redis
- *                                      worker ─▶ [payments], [postgres-primary]
+ * From a System (src/system) to runnable process specs: which processes, on which ports, behind which fault
+ * proxy, after what, how each is known to be healthy, and each one's environment with every ${…} filled in.
+ * Nothing here knows any particular system; the built-in lab is one system file (lab/faultline.yaml).
  */
 import { fileURLToPath } from 'node:url';
+import { FaultlineError } from '../core/errors.ts';
+import { expand, loadSystem, systemPath, type Instance, type System } from '../system/system.ts';
 import type { StatePaths } from './state-dir.ts';
 
 /** How the supervisor knows a process is ready (and, for a job, done). */
 export type HealthCheck =
-  | { type: 'http'; url: string }
-  | { type: 'postgres'; port: number; standby: boolean }
+  | { type: 'http'; url: string; expect: number }
+  | { type: 'tcp'; port: number }
+  | { type: 'postgres'; port: number; standby: boolean; user: string }
   | { type: 'redis'; port: number }
-  | { type: 'exit' };
+  | { type: 'exit' }
+  | { type: 'none' };
 
-export type ServiceKind = 'postgres-primary' | 'postgres-replica' | 'redis' | 'node' | 'job';
+/** What runs a process: PostgreSQL and Redis faultline knows how to run; a command or job is the user's argv. */
+export type ServiceKind = 'postgres-primary' | 'postgres-replica' | 'redis' | 'command' | 'job' | 'attached';
 
-/** One row of the lab table: data only. Ports are offsets from the base port. */
-export interface ServiceRow {
+/** One process of a system, resolved for one state dir and base port. */
+export interface ServiceSpec {
   name: string;
+  /** The declared service it is (an instance of a replicated one). */
+  service: string;
   kind: ServiceKind;
-  /** Offset of the port the process itself listens on (absent for a job). */
-  port?: number;
-  /** Offset of the fault proxy in front of it; absent when nothing calls it (worker, the setup job). */
-  proxy?: number;
-  /** These must be healthy (or, for jobs, done) before this one starts. */
-  after: string[];
-  /** Entry point under lab/ for node services and jobs. */
-  entry?: string;
-  /** What it calls (each through that service's proxy): becomes its environment. */
-  calls?: string[];
-  /** Path of the dependency control endpoint it serves (a dependency stub), if any: dependency faults act there. */
-  control?: string;
-}
-
-/** Base port: 27000 clashes with nothing standard (MongoDB uses 27017, which no row lands on). */
-export const DEFAULT_BASE_PORT = 27_000;
-/** Offset of the controller's toxiproxy-compatible API (27474 by default). */
-export const CONTROLLER_PORT_OFFSET = 474;
-
-export const LAB_SERVICES: readonly ServiceRow[] = [
-  { name: 'postgres-primary', kind: 'postgres-primary', port: 532, proxy: 432, after: [] },
-  { name: 'redis', kind: 'redis', port: 479, proxy: 379, after: [] },
-  { name: 'payments', kind: 'node', port: 183, proxy: 83, after: [], entry: 'lab/payments/main.ts', control: '/control' },
-  { name: 'lab-setup', kind: 'job', after: ['postgres-primary'], entry: 'lab/setup/main.ts', calls: ['postgres-primary'] },
-  { name: 'postgres-replica', kind: 'postgres-replica', port: 533, proxy: 433, after: ['postgres-primary'] },
-  {
-    name: 'orders-1',
-    kind: 'node',
-    port: 181,
-    proxy: 81,
-    after: ['lab-setup', 'postgres-replica', 'redis', 'payments'],
-    entry: 'lab/orders/main.ts',
-    calls: ['postgres-primary', 'postgres-replica', 'redis', 'payments'],
-  },
-  {
-    name: 'orders-2',
-    kind: 'node',
-    port: 182,
-    proxy: 82,
-    after: ['lab-setup', 'postgres-replica', 'redis', 'payments'],
-    entry: 'lab/orders/main.ts',
-    calls: ['postgres-primary', 'postgres-replica', 'redis', 'payments'],
-  },
-  {
-    name: 'worker',
-    kind: 'node',
-    port: 184,
-    after: ['lab-setup', 'payments'],
-    entry: 'lab/worker/main.ts',
-    calls: ['postgres-primary', 'payments'],
-  },
-  { name: 'api', kind: 'node', port: 180, proxy: 80, after: ['orders-1', 'orders-2'], entry: 'lab/api/main.ts', calls: ['orders-1', 'orders-2'] },
-];
-
-/** A row resolved for one lab: absolute ports and paths. */
-export interface ServiceSpec extends ServiceRow {
   /** Absolute port the process listens on. */
   listenPort?: number;
-  /** Absolute port of its fault proxy. */
+  /** Absolute port of the fault proxy in front of it, when something calls it through one. */
   proxyPort?: number;
+  /** Instances that must be healthy (or, for jobs, done) before this one starts. */
+  after: string[];
   health: HealthCheck;
   /** Signal for a clean stop; postgres takes SIGINT (fast shutdown: it does not wait for clients). */
   stopSignal: NodeJS.Signals;
@@ -93,80 +39,150 @@ export interface ServiceSpec extends ServiceRow {
   graceMs: number;
   /** Restart after an unexpected exit (jobs never restart). */
   restart: boolean;
-  /** Environment for node services and jobs: where each dependency's proxy is. */
+  /** argv of a command or job, templates filled in ('node' runs as this very Node). */
+  command?: string[];
+  cwd: string;
+  /** Environment, templates filled in (a value that expands to '' is left unset). */
   env: Record<string, string>;
+  /** Started under libfaketime (clock faults). */
+  clock: boolean;
+  /** URL of the dependency control endpoint it serves. */
+  control?: string;
+  /** It serves the lab-style in-code exception hooks. */
+  exceptionHooks: boolean;
+  /** Where its metrics are: a URL. */
+  metricsUrl?: string;
+  /** PostgreSQL settings, for the postgres kinds. */
+  pg?: { user: string; database: string; primaryPort?: number; durable: boolean; volumeMb?: number };
+  /** Attached services: how to find the process. */
+  pidFile?: string;
 }
 
-export interface LabSettings {
-  basePort: number;
+export interface TopologySettings {
   paths: StatePaths;
   secret: string;
-  /** The lab's mitigations block (a preset name or JSON), passed to every node service as LAB_MITIGATIONS. */
+  /** The mitigations `up` was given, for ${mitigations} (a preset name or JSON). */
   mitigations?: string;
 }
 
-/** Root of the checkout (lab entry points are resolved against it). */
+/** Root of this checkout/package (the built-in lab's file and entry points resolve against it). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The built-in lab: what `faultline up` runs when no ./faultline.yaml is present. */
+export const LAB_SYSTEM_FILE = fileURLToPath(new URL('../../lab/faultline.yaml', import.meta.url));
 
-/** Absolute port of the controller API for a base port. */
-export function controllerPort(basePort: number): number {
-  return basePort + CONTROLLER_PORT_OFFSET;
+/** The built-in lab as a System. */
+export function labSystem(basePort?: number): System {
+  return loadSystem(LAB_SYSTEM_FILE, basePort === undefined ? {} : { basePort });
 }
 
-/** The lab's specs in table order (a valid start order); throws on a bad table (unknown or later dependency). */
-export function labTopology(settings: LabSettings): ServiceSpec[] {
-  const { basePort } = settings;
-  const byName = new Map(LAB_SERVICES.map((r) => [r.name, r]));
-  const seen = new Set<string>();
-  const abs = (offset: number | undefined): number | undefined => (offset === undefined ? undefined : basePort + offset);
-  return LAB_SERVICES.map((row) => {
-    for (const dep of row.after) {
-      if (!seen.has(dep)) throw new Error(`lab table: ${row.name} starts after ${dep}, which is not listed before it`);
+function kindOf(inst: Instance): ServiceKind {
+  const d = inst.decl;
+  if (d.type === 'postgres') return d.replica_of === undefined ? 'postgres-primary' : 'postgres-replica';
+  return d.type;
+}
+
+/** Instances of the services in `after` (a replicated service stands for all its replicas). */
+function afterInstances(system: System, after: string[]): string[] {
+  return after.flatMap((a) => system.groups.get(a) ?? [a]);
+}
+
+/**
+ * The system's processes in a valid start order (declaration order; `after` is checked by the loader).
+ * @example systemTopology(loadSystem('faultline.yaml'), { paths: statePaths('.faultline'), secret })
+ */
+export function systemTopology(system: System, settings: TopologySettings): ServiceSpec[] {
+  const ctx = { stateDir: settings.paths.root, secret: settings.secret, mitigations: settings.mitigations ?? '', env: process.env };
+  const fill = (inst: Instance, text: string): string => expand(system, inst, text, ctx);
+  return system.instances.map((inst) => {
+    const d = inst.decl;
+    const kind = kindOf(inst);
+    const proxy = system.proxies.find((p) => p.instance === inst.name);
+    const env: Record<string, string> = {};
+    if ('env' in d) {
+      for (const [k, v] of Object.entries(d.env)) {
+        const value = fill(inst, v);
+        if (value !== '') env[k] = value;
+      }
     }
-    seen.add(row.name);
-    const listenPort = abs(row.port);
-    const env: Record<string, string> = {
-      LAB_SERVICE: row.name,
-      LAB_HOST: '127.0.0.1',
-      LAB_JWT_SECRET: settings.secret,
-    };
-    if (listenPort !== undefined) env.LAB_PORT = String(listenPort);
-    if (settings.mitigations !== undefined && row.kind === 'node') env.LAB_MITIGATIONS = settings.mitigations;
-    for (const dep of row.calls ?? []) {
-      const target = byName.get(dep);
-      const proxyPort = abs(target?.proxy);
-      if (target === undefined || proxyPort === undefined) throw new Error(`lab table: ${row.name} calls ${dep}, which has no proxy`);
-      env[envNameFor(dep)] = urlFor(target.kind, proxyPort);
+    const isPg = d.type === 'postgres';
+    let health: HealthCheck;
+    if (d.type === 'postgres') health = { type: 'postgres', port: inst.port!, standby: d.replica_of !== undefined, user: d.user };
+    else if (d.type === 'redis') health = { type: 'redis', port: inst.port! };
+    else if (d.type === 'job') health = { type: 'exit' };
+    else if (d.health && 'http' in d.health) health = { type: 'http', url: `http://127.0.0.1:${inst.port}${d.health.http}`, expect: d.health.expect_status };
+    else if (inst.port !== undefined) health = { type: 'tcp', port: inst.port };
+    else health = { type: 'none' };
+    let pg: ServiceSpec['pg'];
+    if (d.type === 'postgres') {
+      const primary = d.replica_of === undefined ? undefined : system.instances.find((i) => i.name === d.replica_of);
+      pg = { user: d.user, database: d.database ?? d.user, primaryPort: primary?.port, durable: d.durable, ...(d.volume ? { volumeMb: d.volume.size_mb } : {}) };
     }
-    const health: HealthCheck =
-      row.kind === 'postgres-primary' || row.kind === 'postgres-replica'
-        ? { type: 'postgres', port: listenPort!, standby: row.kind === 'postgres-replica' }
-        : row.kind === 'redis'
-          ? { type: 'redis', port: listenPort! }
-          : row.kind === 'job'
-            ? { type: 'exit' }
-            : { type: 'http', url: `http://127.0.0.1:${listenPort}/readyz` };
-    const isPg = row.kind.startsWith('postgres');
+    const metrics = 'metrics' in d ? d.metrics : undefined;
     return {
-      ...row,
-      listenPort,
-      proxyPort: abs(row.proxy),
+      name: inst.name,
+      service: inst.service,
+      kind,
+      ...(inst.port !== undefined ? { listenPort: inst.port } : {}),
+      ...(proxy ? { proxyPort: proxy.listen } : {}),
+      after: afterInstances(system, 'after' in d ? d.after : []),
       health,
-      stopSignal: isPg ? 'SIGINT' : 'SIGTERM',
-      graceMs: isPg ? 10_000 : 5_000,
-      restart: row.kind !== 'job',
+      stopSignal: isPg ? 'SIGINT' : d.type === 'command' ? d.stop_signal : 'SIGTERM',
+      graceMs: isPg ? 10_000 : d.type === 'command' ? d.stop_grace_ms : 5_000,
+      restart: d.type === 'command' ? d.restart !== 'never' : d.type !== 'job' && d.type !== 'attached',
+      ...('command' in d ? { command: d.command.map((c) => fill(inst, c)) } : {}),
+      cwd: 'cwd' in d && d.cwd !== undefined ? systemPath(system, d.cwd) : system.dir,
       env,
+      clock: 'clock' in d ? d.clock : false,
+      ...('control' in d && d.control !== undefined && inst.port !== undefined ? { control: `http://127.0.0.1:${inst.port}${d.control}` } : {}),
+      exceptionHooks: 'exception_hooks' in d ? d.exception_hooks : false,
+      ...(metrics !== undefined && inst.port !== undefined ? { metricsUrl: metrics.startsWith('/') ? `http://127.0.0.1:${inst.port}${metrics}` : metrics } : {}),
+      ...(pg ? { pg } : {}),
+      ...(d.type === 'attached' && d.pid_file !== undefined ? { pidFile: systemPath(system, d.pid_file) } : {}),
     } satisfies ServiceSpec;
   });
 }
 
-/** `postgres-primary` → `LAB_POSTGRES_PRIMARY_URL`. */
-export function envNameFor(service: string): string {
-  return `LAB_${service.toUpperCase().replace(/-/g, '_')}_URL`;
+/** The lab's specs (the built-in system) for a base port and state dir. */
+export function labTopology(settings: TopologySettings & { basePort: number }): ServiceSpec[] {
+  return systemTopology(labSystem(settings.basePort), settings);
 }
 
-function urlFor(kind: ServiceKind, port: number): string {
-  if (kind.startsWith('postgres')) return `postgres://lab@127.0.0.1:${port}/lab`;
-  if (kind === 'redis') return `redis://127.0.0.1:${port}`;
-  return `http://127.0.0.1:${port}`;
+// ---------------------------------------------------------------------------------------------------------------
+// The built-in lab's layout as offsets, read from lab/faultline.yaml: for code that still addresses the lab by
+// port offset (the experiment runner, the demo, tests and benches) until it works from a System too.
+
+/** One lab process as offsets from the base port. */
+export interface ServiceRow {
+  name: string;
+  kind: 'postgres-primary' | 'postgres-replica' | 'redis' | 'node' | 'job';
+  /** Offset of the port the process itself listens on (absent for a job). */
+  port?: number;
+  /** Offset of the fault proxy in front of it; absent when nothing calls it. */
+  proxy?: number;
+  after: string[];
+}
+
+const LAB_AT_ZERO = loadSystem(LAB_SYSTEM_FILE, { basePort: 0 });
+
+/** Base port of the built-in lab (its file's base_port). */
+export const DEFAULT_BASE_PORT = labSystem().basePort;
+/** Offset of the controller's API from the base port. */
+export const CONTROLLER_PORT_OFFSET = LAB_AT_ZERO.controllerPort;
+
+/** The built-in lab's processes, as offsets. */
+export const LAB_SERVICES: readonly ServiceRow[] = LAB_AT_ZERO.instances.map((inst) => {
+  const kind = kindOf(inst);
+  if (kind === 'attached') throw new FaultlineError('INTERNAL', 'the built-in lab has no attached service');
+  return {
+    name: inst.name,
+    kind: kind === 'command' ? 'node' : kind,
+    ...(inst.port !== undefined ? { port: inst.port } : {}),
+    ...(LAB_AT_ZERO.proxies.find((p) => p.instance === inst.name) ? { proxy: LAB_AT_ZERO.proxies.find((p) => p.instance === inst.name)!.listen } : {}),
+    after: afterInstances(LAB_AT_ZERO, 'after' in inst.decl ? inst.decl.after : []),
+  };
+});
+
+/** Absolute port of the controller API for a base port (the built-in lab's layout). */
+export function controllerPort(basePort: number): number {
+  return basePort + CONTROLLER_PORT_OFFSET;
 }
