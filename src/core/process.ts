@@ -3,7 +3,7 @@
  * AND its start time in clock ticks (field 22 of /proc/<pid>/stat). Signals go only to a process whose start
  * time still matches, and a process group counts as alive only while a non-zombie member is in it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** What a pid file records: enough to tell our process from an unrelated one that reused the pid. */
 export interface PidRecord {
@@ -16,6 +16,8 @@ export interface PidRecord {
   /** Signal that stops it cleanly (postgres: SIGINT = fast shutdown). */
   stop_signal: NodeJS.Signals;
   command: string;
+  /** A process faultline found but did not start (an attached service): never stopped by cleanup or `down`. */
+  attached?: boolean;
 }
 
 /** Start time of a live pid from /proc, or null when it is gone (or /proc is unavailable). */
@@ -68,4 +70,55 @@ export function isGroupAlive(pgid: number): boolean {
     if (Number(rest[2]) === pgid && rest[0] !== 'Z' && rest[0] !== 'X') return true;
   }
   return false;
+}
+
+/**
+ * The process listening on a TCP port on this machine, from /proc/net/tcp{,6} (LISTEN sockets) and the socket
+ * inodes in /proc/<pid>/fd; undefined when none (or it is not visible to us).
+ * @example pidListeningOn(8080) // 41234
+ */
+export function pidListeningOn(port: number): number | undefined {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A') continue; // 0A = LISTEN
+      if (parseInt(f[1].split(':')[1], 16) === port) inodes.add(f[9]);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${entry}/fd/${fd}`));
+        if (m && inodes.has(m[1])) return Number(entry);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The process group of a live pid (field 5 of /proc/<pid>/stat), or null. */
+export function processGroupOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return null;
+  }
 }

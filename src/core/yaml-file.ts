@@ -38,7 +38,9 @@ export function readYamlFile(file: string): YamlFile {
     raw = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     // An alias to an anchor that does not exist, or an alias bomb: a problem in the file, with where it is.
-    const at = /at line (\d+)/.exec((err as Error).message)?.[1];
+    // The library names the alias, not its line: find `*name` in the text.
+    const alias = /alias[^:]*: (\S+)/i.exec((err as Error).message)?.[1];
+    const at = alias === undefined ? undefined : text.split('\n').findIndex((l) => l.includes(`*${alias}`)) + 1 || undefined;
     throw new FaultlineError('INVALID_INPUT', `${file}${at ? `:${at}` : ''}: ${(err as Error).message.split('\n')[0]}`, { field: 'FILE' });
   }
   const locate = (path: string): string => {

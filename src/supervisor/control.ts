@@ -78,6 +78,11 @@ const OWN_PROCESSES = new Set(['controller', 'watchdog']);
 export async function cleanupLeftovers(paths: StatePaths, log: (line: string) => void, graceMs = GRACE_MS): Promise<number> {
   let alive = 0;
   for (const record of stopOrder(readPidRecords(paths).filter((r) => !OWN_PROCESSES.has(r.name)), paths)) {
+    if (record.attached) {
+      // Not ours to stop: only forget it.
+      removePidRecord(paths, record.name);
+      continue;
+    }
     const wasAlive = isRecordAlive(record);
     const t0 = Date.now();
     await stopRecord(record, graceMs);

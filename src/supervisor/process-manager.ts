@@ -6,6 +6,9 @@
  *   spec ─prepare─▶ spawn (own process group, pid file) ─probe…─▶ running ─exit─▶ crashed ─backoff─▶ spawn …
  *                                                          stopAll: stop signal ─grace─▶ SIGKILL -pgid
  *
+ * An attached service (kind `attached`) is never started or stopped: it is found by its pid file or by the port it
+ * listens on, recorded (so process faults reach it), watched, and found again if someone restarts it.
+ *
  * With `adopt`, a service whose pid record names a live, healthy process (a controller died and left it
  * running) is taken over instead of restarted: it is watched through /proc rather than as a child, and from
  * then on treated like any other (restarted if it dies, stopped in order).
@@ -18,7 +21,7 @@ import { FaultlineError } from '../core/errors.ts';
 import { probe } from './health.ts';
 import { launchFor, prepare, type LaunchContext } from './launch.ts';
 import { pidFile, removePidRecord, writePidRecord, type StatePaths } from './state-dir.ts';
-import { isGroupAlive, isRecordAlive, processStartTicks, type PidRecord } from '../core/process.ts';
+import { isGroupAlive, isRecordAlive, pidListeningOn, processGroupOf, processStartTicks, type PidRecord } from '../core/process.ts';
 import { readJson } from '../core/json-file.ts';
 import type { ServiceSpec } from './topology.ts';
 
@@ -106,6 +109,7 @@ export class ProcessManager {
       const deps = m.spec.after.map((d) => ready.get(d)!);
       const started = Promise.all(deps).then(async () => {
         if (this.#stopping) throw new FaultlineError('LAB_START_FAILED', 'start interrupted');
+        if (m.spec.kind === 'attached') return this.#attach(m);
         if (this.#options.adopt && (await this.#adopt(m))) return;
         return this.#start(m);
       });
@@ -223,6 +227,83 @@ export class ProcessManager {
     return true;
   }
 
+  /**
+   * Finds an attached service's process (pid file, else the port it listens on), waits for its health check, and
+   * watches it; when it exits, keeps looking for its successor (someone restarted it) without ever starting one.
+   */
+  async #attach(m: Managed): Promise<void> {
+    const { spec } = m;
+    this.#set(m, 'starting', 'looking for the process');
+    const deadline = Date.now() + (this.#options.healthTimeoutMs ?? 60_000);
+    for (;;) {
+      const pid = findAttached(spec);
+      if (pid !== undefined && (await probe(spec.health)).ok) {
+        this.#watchAttached(m, pid);
+        this.#options.log(`${spec.name}: attached to pid ${pid} (faultline will not start or stop it)`);
+        return;
+      }
+      if (this.#stopping) throw new FaultlineError('LAB_START_FAILED', 'start interrupted');
+      if (Date.now() > deadline) {
+        const where = spec.pidFile ? `pid file ${spec.pidFile}` : `port ${spec.listenPort}`;
+        this.#set(m, 'failed', `no healthy process found by ${where}`);
+        throw new FaultlineError('LAB_START_FAILED', `${spec.name} is attached, but no healthy process was found by ${where}`, {
+          hint: 'start it yourself first: faultline attaches to it, it never starts it',
+        });
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  #watchAttached(m: Managed, pid: number): void {
+    const ticks = processStartTicks(pid);
+    const pgid = processGroupOf(pid);
+    writePidRecord(this.#options.paths, {
+      name: m.spec.name,
+      pid,
+      // Its whole group only when it leads one of its own; otherwise signals go to the pid alone.
+      pgid: pgid === pid ? pid : 0,
+      start_ticks: ticks,
+      stop_signal: m.spec.stopSignal,
+      command: readCmdline(pid),
+      attached: true,
+    });
+    const proc: Proc = { pid };
+    m.child = proc;
+    m.since = new Date();
+    this.#set(m, 'running', `attached (pid ${pid})`);
+    const timer = setInterval(() => {
+      if (this.#stopping) return clearInterval(timer);
+      if (m.child === proc && processStartTicks(pid) === ticks) return;
+      if (m.child === proc) {
+        m.child = undefined;
+        m.since = null;
+        m.lastExit = { code: null, signal: null, at: new Date().toISOString() };
+        this.#set(m, 'crashed', 'the attached process exited; faultline does not restart it, it waits for its successor');
+        this.#options.log(`${m.spec.name}: attached pid ${pid} exited`);
+      }
+      const next = findAttached(m.spec);
+      if (next !== undefined && next !== pid) {
+        clearInterval(timer);
+        void probe(m.spec.health).then((r) => {
+          if (r.ok && !this.#stopping) {
+            this.#watchAttached(m, next);
+            this.#options.log(`${m.spec.name}: attached to its successor, pid ${next}`);
+          } else if (!this.#stopping) this.#watchAttached(m, pid); // not healthy yet: look again next tick
+        });
+      }
+    }, POLL_MS * 5);
+    timer.unref();
+    m.exited = new Promise((resolve) => {
+      const done = setInterval(() => {
+        if (this.#stopping) {
+          clearInterval(done);
+          resolve();
+        }
+      }, POLL_MS);
+      done.unref();
+    });
+  }
+
   #failure(m: Managed, message: string): FaultlineError {
     return new FaultlineError('LAB_START_FAILED', `${message}; last log lines: ${logTail(this.#logFile(m.spec.name))}`, {
       hint: `full log: ${this.#logFile(m.spec.name)}`,
@@ -320,6 +401,13 @@ export class ProcessManager {
 
   /** Clean stop signal to the leader; after the grace period, SIGKILL to its whole process group. */
   async #stop(m: Managed): Promise<void> {
+    if (m.spec.kind === 'attached') {
+      // Never stopped by faultline: forget it (its record goes, so no cleanup can ever signal it).
+      removePidRecord(this.#options.paths, m.spec.name);
+      m.child = undefined;
+      if (m.state !== 'pending' && m.state !== 'failed') this.#set(m, 'stopped', 'detached (still running: faultline does not stop it)');
+      return;
+    }
     const child = m.child;
     if (child?.pid === undefined) {
       if (m.state !== 'pending' && m.state !== 'failed' && m.state !== 'done') this.#set(m, 'stopped', '');
@@ -340,6 +428,28 @@ export class ProcessManager {
     waits.abort();
     if (isGroupAlive(pid)) signalQuietly(-pid, 'SIGKILL');
     this.#options.log(`${m.spec.name}: stopped in ${Date.now() - t0} ms`);
+  }
+}
+
+/** An attached service's pid: from its pid file (a number, or JSON with a pid), else from its port. */
+function findAttached(spec: ServiceSpec): number | undefined {
+  if (spec.pidFile !== undefined) {
+    try {
+      const text = readFileSync(spec.pidFile, 'utf8').trim();
+      const pid = text.startsWith('{') ? Number((JSON.parse(text) as { pid?: unknown }).pid) : Number(text);
+      return Number.isInteger(pid) && pid > 1 && processStartTicks(pid) !== null ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return spec.listenPort !== undefined ? pidListeningOn(spec.listenPort) : undefined;
+}
+
+function readCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
   }
 }
 

@@ -17,10 +17,8 @@
 import { z } from 'zod';
 
 /** An absolute port, or "+N": an offset from base_port. */
-export const PortRef = z.union([
-  z.number().int().min(1).max(65_535),
-  z.string().regex(/^\+\d{1,5}$/, 'an absolute port (1–65535) or "+N", an offset from base_port'),
-]);
+const PORT_REF = 'an absolute port (1–65535) or "+N", an offset from base_port';
+export const PortRef = z.union([z.number().int().min(1, PORT_REF).max(65_535, PORT_REF), z.string().regex(/^\+\d{1,5}$/, PORT_REF)], { error: PORT_REF });
 export type PortRef = z.infer<typeof PortRef>;
 
 const Name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'lower-case letters, digits and -, starting with a letter (at most 40)');

@@ -176,6 +176,10 @@ function crossCheck(d: SystemDecl): Issue[] {
   const seen = new Map<string, string>();
   const claim = (ref: PortRef | undefined, path: string, count = 1): void => {
     if (ref === undefined) return;
+    if (typeof ref === 'string' && d.base_port + Number(ref.slice(1)) + count - 1 > 65_535) {
+      issues.push({ path, message: `${ref} from base_port ${d.base_port} is past port 65535` });
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const key = typeof ref === 'number' ? `${ref + i}` : `+${Number(ref.slice(1)) + i}`;
       const other = seen.get(key);
