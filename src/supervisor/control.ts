@@ -11,7 +11,6 @@ import { readJson } from '../core/json-file.ts';
 import { Controller } from '../controller/controller.ts';
 import { unmountPgVolume } from './fault-surfaces.ts';
 import { loadSystem } from '../system/system.ts';
-import { LAB_SYSTEM_FILE } from './topology.ts';
 
 /** status.json: the controller's latest view, rewritten on every change. */
 export interface LabStatusFile {
@@ -42,9 +41,9 @@ export function controllerRecord(paths: StatePaths): PidRecord | undefined {
  */
 function stopOrder(records: PidRecord[], paths: StatePaths): PidRecord[] {
   let order: string[] = [];
+  const file = readJson<{ system_file?: string }>(paths.labFile)?.system_file;
   try {
-    const file = readJson<{ system_file?: string }>(paths.labFile)?.system_file ?? LAB_SYSTEM_FILE;
-    order = loadSystem(file).instances.map((i) => i.name);
+    if (file !== undefined) order = loadSystem(file).instances.map((i) => i.name);
   } catch {
     /* the file changed or is gone: stop in record order */
   }

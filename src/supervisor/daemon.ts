@@ -379,6 +379,7 @@ export async function startDetached(options: UpOptions & { timeoutMs?: number })
   const args = [BIN, 'up', '--state-dir', paths.root];
   if (options.basePort !== undefined) args.push('--base-port', String(options.basePort));
   if (options.mitigations !== undefined) args.push('--mitigations', options.mitigations);
+  if (options.system !== undefined) args.push('--system', resolve(options.system));
   if (options.adopt) args.push('--adopt');
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);

@@ -99,6 +99,11 @@ export async function prepare(spec: ServiceSpec, ctx: LaunchContext): Promise<vo
     // A new primary has a new system identifier: a replica copied from the old one could never stream from it.
     rmSync(join(ctx.paths.pgDir, 'replica'), { recursive: true, force: true });
     await run(join(bin, 'initdb'), ['-D', dir, '-U', pgUser, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], asPg);
+    // The database clients name exists from the first start (single-user mode: no server, no port needed).
+    const db = spec.pg!.database;
+    if (!['postgres', 'template0', 'template1'].includes(db)) {
+      await run(join(bin, 'postgres'), ['--single', '-D', dir, 'postgres'], { ...asPg, input: `CREATE DATABASE "${db}"\n` });
+    }
   } else {
     await run(
       join(bin, 'pg_basebackup'),

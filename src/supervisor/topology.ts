@@ -148,8 +148,9 @@ export function labTopology(settings: TopologySettings & { basePort: number }): 
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The built-in lab's layout as offsets, read from lab/faultline.yaml: for code that still addresses the lab by
-// port offset (the experiment runner, the demo, tests and benches) until it works from a System too.
+// The built-in lab's layout as offsets, read from lab/faultline.yaml when this module loads: for code that still
+// addresses the lab by port offset (the experiment runner, the demo, tests and benches) until it works from a
+// System too. The watchdog's bundle must not import this module (it reads a file relative to the sources).
 
 /** One lab process as offsets from the base port. */
 export interface ServiceRow {
@@ -166,18 +167,19 @@ const LAB_AT_ZERO = loadSystem(LAB_SYSTEM_FILE, { basePort: 0 });
 
 /** Base port of the built-in lab (its file's base_port). */
 export const DEFAULT_BASE_PORT = labSystem().basePort;
-/** Offset of the controller's API from the base port. */
+/** Offset of the controller's API from the base port, in the built-in lab. */
 export const CONTROLLER_PORT_OFFSET = LAB_AT_ZERO.controllerPort;
 
 /** The built-in lab's processes, as offsets. */
 export const LAB_SERVICES: readonly ServiceRow[] = LAB_AT_ZERO.instances.map((inst) => {
   const kind = kindOf(inst);
   if (kind === 'attached') throw new FaultlineError('INTERNAL', 'the built-in lab has no attached service');
+  const proxy = LAB_AT_ZERO.proxies.find((p) => p.instance === inst.name);
   return {
     name: inst.name,
     kind: kind === 'command' ? 'node' : kind,
     ...(inst.port !== undefined ? { port: inst.port } : {}),
-    ...(LAB_AT_ZERO.proxies.find((p) => p.instance === inst.name) ? { proxy: LAB_AT_ZERO.proxies.find((p) => p.instance === inst.name)!.listen } : {}),
+    ...(proxy ? { proxy: proxy.listen } : {}),
     after: afterInstances(LAB_AT_ZERO, 'after' in inst.decl ? inst.decl.after : []),
   };
 });
