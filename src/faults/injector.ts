@@ -30,6 +30,8 @@ export interface Target {
   volume?: string;
   /** The libfaketime offset file the process was started with (clock faults write it; "+0" = no skew). */
   clockFile?: string;
+  /** Names this system's kernel objects (nftables table, cgroups) apart from any other's (see core/scope.ts). */
+  scope?: string;
 }
 
 export interface ApplyContext {

@@ -26,6 +26,7 @@ import { ProcessManager } from './process-manager.ts';
 import { ensureStateDir, labSecret, pidFile, removePidRecord, statePaths, writePidRecord, type StatePaths } from './state-dir.ts';
 import { processStartTicks } from '../core/process.ts';
 import { readJson, writeJson } from '../core/json-file.ts';
+import { kernelScope } from '../core/scope.ts';
 import { loadSystem, type System } from '../system/system.ts';
 import { DEFAULT_BASE_PORT, LAB_SYSTEM_FILE, systemTopology, type ServiceSpec } from './topology.ts';
 import { startHeartbeat, watchdogRecord } from './watchdog.ts';
@@ -277,6 +278,7 @@ async function ensureWatchdog(paths: StatePaths, log: (line: string) => void): P
  * target named after it (so `rolling_restart orders` acts on every instance in turn).
  */
 export function systemTargets(system: System, specs: readonly ServiceSpec[], proxyApi: string, paths: StatePaths): Target[] {
+  const scope = kernelScope(paths.root);
   const services: Target[] = specs
     .filter((s) => s.kind !== 'job')
     .map((s) => {
@@ -289,6 +291,7 @@ export function systemTargets(system: System, specs: readonly ServiceSpec[], pro
         ...(s.kind === 'command' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
         ...(s.control !== undefined ? { control: s.control } : {}),
         ...kernelTargetFields(s, paths),
+        scope,
       };
     });
   for (const group of system.groups.keys()) {

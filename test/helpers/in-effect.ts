@@ -5,7 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { kernelScope } from '../../src/core/scope.ts';
 import { faultlineCgroups } from '../../src/faults/kinds/cgroup/cgroup.linux.ts';
+import { tableFor } from '../../src/faults/kinds/nftables/nft.linux.ts';
 import { readOffset } from '../../src/faults/kinds/clock/clock_skew.ts';
 import { faketimeFile, pgVolume } from '../../src/supervisor/fault-surfaces.ts';
 import { readPidRecords, statePaths } from '../../src/supervisor/state-dir.ts';
@@ -53,12 +55,30 @@ export function fillFiles(stateDir: string): string[] {
   return existsSync(volume) ? readdirSync(volume).filter((f) => f.startsWith('faultline-fill-')) : [];
 }
 
-/** The families still in effect on the lab in `stateDir` (empty when none), `clockService` = whose clock to read. */
+/** The nftables table of the lab in `stateDir` (each lab has its own: core/scope.ts). */
+export function labTable(stateDir: string): string {
+  return tableFor(kernelScope(statePaths(stateDir).root));
+}
+
+/** Whether the lab in `stateDir` has its nftables table (present only while it has kernel-level loss faults). */
+export function hasLabTable(stateDir: string): boolean {
+  return new RegExp(`table inet ${labTable(stateDir)}\\b`).test(nftTables());
+}
+
+/** The faultline cgroups of the lab in `stateDir` only. */
+export function labCgroups(stateDir: string): string[] {
+  return faultlineCgroups('/sys/fs/cgroup', 6, kernelScope(statePaths(stateDir).root));
+}
+
+/**
+ * The families still in effect on the lab in `stateDir` (empty when none), `clockService` = whose clock to read.
+ * Only this lab's kernel objects count: another lab on the machine may have faults of its own.
+ */
 export function faultsInEffect(stateDir: string, clockService: string): string[] {
   const found: string[] = [];
-  if (/faultline/.test(nftTables())) found.push('nftables');
-  if (faultlineCgroups().length > 0) found.push('cgroup');
-  if (burners().length > 0) found.push('cpu_burner');
+  if (hasLabTable(stateDir)) found.push('nftables');
+  if (labCgroups(stateDir).length > 0) found.push('cgroup');
+  if (burners(`faultline-burner-${kernelScope(statePaths(stateDir).root)}-`).length > 0) found.push('cpu_burner');
   if (fillFiles(stateDir).length > 0) found.push('disk_fill');
   if (readOffset(faketimeFile(statePaths(stateDir), clockService)) !== 0) found.push('clock_skew');
   if (stoppedIn(stateDir).length > 0) found.push('pause');

@@ -124,7 +124,9 @@ export function planCgroup(target: Target, controller: Controller, id: string, f
   if (h === null) throw new FaultlineError('CAPABILITY_MISSING', staticReason(controller) ?? 'no cgroup hierarchy');
   const proc = targetProcess(target);
   const origin = join(h.mount, cgroupOf(proc.pid, controller, h)).replace(/(.)\/$/, '$1');
-  const dir = h.version === 1 ? join(origin, `faultline-${id}`) : join(h.mount, `faultline-${id}`);
+  // Named with the system's scope, so one lab's cleanup or test never mistakes another lab's cgroup for its own.
+  const name = target.scope ? `faultline-${target.scope}-${id}` : `faultline-${id}`;
+  const dir = h.version === 1 ? join(origin, name) : join(h.mount, name);
   return { version: h.version, controller, dir, origin, pid: proc.pid, pgid: proc.pgid, start_ticks: proc.start_ticks, files: files(h) };
 }
 
@@ -201,8 +203,12 @@ export function cgroupInEffect(handle: CgroupHandle): boolean {
   });
 }
 
-/** Every faultline cgroup on this machine (any hierarchy, any depth ≤ 6): what the tests check is empty. */
-export function faultlineCgroups(root = '/sys/fs/cgroup', depth = 6): string[] {
+/**
+ * The faultline cgroups on this machine (any hierarchy, any depth ≤ 6): every one, or with `scope` only that
+ * system's — what a test checks is empty after its own lab's faults are gone.
+ */
+export function faultlineCgroups(root = '/sys/fs/cgroup', depth = 6, scope?: string): string[] {
+  const prefix = scope === undefined ? 'faultline-' : `faultline-${scope}-`;
   const found: string[] = [];
   const walk = (dir: string, left: number): void => {
     let entries: import('node:fs').Dirent[];
@@ -213,7 +219,7 @@ export function faultlineCgroups(root = '/sys/fs/cgroup', depth = 6): string[] {
     }
     for (const e of entries) {
       if (!e.isDirectory()) continue;
-      if (e.name.startsWith('faultline-')) found.push(join(dir, e.name));
+      if (e.name.startsWith(prefix)) found.push(join(dir, e.name));
       else if (left > 0) walk(join(dir, e.name), left - 1);
     }
   };

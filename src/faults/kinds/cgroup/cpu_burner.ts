@@ -53,7 +53,8 @@ export const cpuBurner = defineInjector<{ cores: number; pct: number }, BurnerHa
   unsupported: () => null,
   probe: async () => null,
   mechanism: () => 'noisy-neighbour processes (busy loop)',
-  plan: (_t, p, ctx) => ({ marker: `faultline-burner-${ctx.id}`, cores: p.cores, pct: p.pct }),
+  // The marker carries the system's scope too, so a lab's tests and cleanup see only their own burners.
+  plan: (t, p, ctx) => ({ marker: `faultline-burner-${t.scope ? `${t.scope}-` : ''}${ctx.id}`, cores: p.cores, pct: p.pct }),
   async apply(handle, _p, ctx) {
     // Idempotent: a retried apply only starts the burners that are missing.
     for (let i = burnerPids(handle.marker).length; i < handle.cores; i++) {

@@ -8,7 +8,7 @@
  */
 import { defineInjector, type Injector, type Target } from '../../injector.ts';
 import type { z } from 'zod';
-import { chainFor, installChain, portArmed, portMatches, probeNft, removeChain, ruleCount, staticReason } from './nft.linux.ts';
+import { chainFor, installChain, portArmed, portMatches, probeNft, removeChain, ruleCount, staticReason, tableFor, tableOf } from './nft.linux.ts';
 
 export interface NftHandle {
   table: string;
@@ -25,18 +25,19 @@ export function nftFault<P>(type: string, summary: string, params: z.ZodType<P>,
     params,
     unsupported: (t: Target) => (t.port === undefined ? `${t.name} has no port of its own to match on` : staticReason()),
     probe: probeNft,
-    mechanism: (t) => `nftables (table inet faultline, loopback tcp port ${t.port ?? '?'} both ways, expires with its TTL in the kernel)`,
-    plan: (t, _p, ctx) => ({ table: 'inet faultline', chain: chainFor(ctx.id), id: ctx.id, port: t.port! }),
+    mechanism: (t) => `nftables (table inet ${tableFor(t.scope)}, loopback tcp port ${t.port ?? '?'} both ways, expires with its TTL in the kernel)`,
+    plan: (t, _p, ctx) => ({ table: tableFor(t.scope), chain: chainFor(ctx.id), id: ctx.id, port: t.port! }),
     async apply(handle, p, ctx) {
       await installChain(
+        tableOf(handle),
         handle.id,
         handle.port,
         ctx.ttl_s,
         portMatches(handle.id).map((m) => `${m} ${action(p)}`),
       );
     },
-    revert: (handle) => removeChain(handle.id),
+    revert: (handle) => removeChain(tableOf(handle), handle.id),
     // In effect while its rules exist and its port has not expired from the set.
-    verify: async (handle) => (await ruleCount(handle.id)) > 0 && (await portArmed(handle.id)),
+    verify: async (handle) => (await ruleCount(tableOf(handle), handle.id)) > 0 && (await portArmed(tableOf(handle), handle.id)),
   });
 }
