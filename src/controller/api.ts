@@ -3,7 +3,7 @@
  *
  *   POST   /chaos/inject {type, target, params, duration_s?, concurrent?} → 201 {id, t_start, …}
  *   POST   /chaos/revert/{id}                                            → 200 {id, t_stop, mttr_s, verified}
- *   DELETE /chaos/faults                                                  → 200 {reverted, still_active} (halt)
+ *   DELETE /chaos/faults                                                  → 200 {reverted, still_active, not_applied} (halt, ≤ 400 ms)
  *   GET    /chaos/faults                                                  → 200 {faults}
  *   GET    /chaos/targets                                                 → 200 {targets}
  *   POST   /chaos/experiments/status {run_id, title, phase, verdict?, dir?} → 200 (the runner's live status)
@@ -19,6 +19,8 @@ import type { Controller, InjectRequest } from './controller.ts';
 import type { FaultRecord } from './journal.ts';
 
 const MAX_BODY = 64 << 10;
+/** How long DELETE /chaos/faults waits for reverts before it answers (the target: halt ≤ 500 ms). */
+const HALT_ANSWER_MS = 400;
 
 export interface ChaosApiOptions {
   /** Required for mutations from a browser or a non-loopback address. */
@@ -49,10 +51,14 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
         const record = await controller.revert(decodeURIComponent(path.slice('/chaos/revert/'.length)));
         send(res, 200, { id: record.id, t_stop: record.t_stop, mttr_s: null, verified: record.verified ?? false });
       } else if (path === '/chaos/faults' && method === 'DELETE') {
-        const records = await controller.halt();
+        // Halt answers within HALT_ANSWER_MS with every record as it stands; anything still reverting carries on.
+        const records = await controller.halt({ answerWithinMs: HALT_ANSWER_MS });
         send(res, 200, {
           reverted: records.filter((r) => r.phase === 'reverted').map(publicRecord),
-          still_active: records.filter((r) => r.phase !== 'reverted').map(publicRecord),
+          // Still being reverted when the answer went out (each carries its last error, if any); they go on.
+          still_active: records.filter((r) => r.phase === 'injected' || r.phase === 'pending').map(publicRecord),
+          // Applies the halt stopped or that failed on their own: terminal, never in effect.
+          not_applied: records.filter((r) => r.phase === 'failed').map(publicRecord),
         });
       } else if (path === '/chaos/faults' && method === 'GET') {
         send(res, 200, { faults: controller.list().map(publicRecord) });

@@ -301,3 +301,52 @@ describe('fault controller: the lifecycle under races (issue 20 regressions)', (
     await controller.halt();
   });
 });
+
+describe('fault controller: a halt during a long apply (issue 20: slow halts)', () => {
+  it('answers within its bound, stops the apply at its next step, and leaves nothing in effect', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'faultline-ctl-'));
+    const world = { steps: 0, active: false };
+    // A fault that applies in ten 200 ms steps (a rolling restart of ten instances, say), checking its signal.
+    const roll = defineInjector<Record<string, never>, { n: number }>({
+      type: 'roll',
+      family: 'test',
+      summary: 'a slow, stepwise apply',
+      params: z.strictObject({}),
+      unsupported: () => null,
+      mechanism: () => 'test variable',
+      plan: () => ({ n: 10 }),
+      async apply(_h, _p, ctx) {
+        for (let i = 0; i < 10; i++) {
+          ctx.signal?.throwIfAborted();
+          world.steps++;
+          world.active = true;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      },
+      async revert() {
+        world.active = false;
+      },
+      verify: async () => world.active,
+    });
+    const controller = await Controller.open({ stateDir, targets: [{ name: 'x' }], types: buildFaultRegistry([[roll]]) });
+    try {
+      const injecting = controller.inject({ type: 'roll', target: 'x' }).catch((err: FaultlineError) => err);
+      await new Promise((r) => setTimeout(r, 250));
+      const t0 = performance.now();
+      const records = await controller.halt({ answerWithinMs: 400 });
+      const took = performance.now() - t0;
+      assert.ok(took < 400 + SLACK_MS, `halt answered after ${took.toFixed(0)} ms`);
+      assert.equal(records.length, 1);
+      const outcome = await injecting;
+      assert.ok(outcome instanceof FaultlineError, 'the stopped apply reports it was not applied');
+      assert.ok(world.steps < 10, `the roll went on to step ${world.steps}`);
+      const deadline = Date.now() + 2_000;
+      while (controller.list()[0].phase === 'pending' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(controller.list()[0].phase, 'failed');
+      assert.equal(world.active, false, 'what the roll did so far was undone');
+    } finally {
+      controller.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});

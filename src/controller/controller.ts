@@ -85,6 +85,8 @@ export class Controller {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** While a halt runs, injects are refused: nothing may start that the halt would not see. */
   #halting = false;
+  /** The abort switch of each apply in progress (a halt stops long applies such as rolling restarts). */
+  readonly #applying = new Map<string, AbortController>();
   readonly #active: Gauge;
   readonly #injected: Counter;
   readonly #revertFailures: Counter;
@@ -176,11 +178,14 @@ export class Controller {
       handle: injector.plan(target, params, ctx),
     };
     this.#save(record);
+    const abort = new AbortController();
+    this.#applying.set(id, abort);
     return this.#locked(id, async () => {
       try {
-        await injector.apply(record.handle, params, ctx);
+        await injector.apply(record.handle, params, { ...ctx, signal: abort.signal });
       } catch (err) {
         // Not injected. Undo whatever part of it may have landed, then record the failure: terminal, not active.
+        this.#applying.delete(id);
         await injector.revert(record.handle).catch(() => {});
         this.#save({ ...record, phase: 'failed', t_stop: Date.now() / 1000, error: userMessage(err) });
         throw isFaultlineError(err) && err.status < 500
@@ -189,6 +194,7 @@ export class Controller {
       }
       const at = Date.now() / 1000;
       const injected: FaultRecord = { ...record, phase: 'injected', t_start: at, expires_at: at + ttl };
+      this.#applying.delete(id);
       this.#save(injected);
       this.#injected.inc({ type: injected.type, target: injected.target });
       this.#emit('start', injected);
@@ -232,15 +238,17 @@ export class Controller {
    * Reverts every fault that is not terminal, at once, including those still being applied; injects that arrive
    * meanwhile are refused. Resolves with each one's final record (a failed revert stays injected, with its error).
    */
-  async halt(): Promise<FaultRecord[]> {
+  async halt(options: { answerWithinMs?: number } = {}): Promise<FaultRecord[]> {
     this.#halting = true;
-    try {
-      const open = [...this.#records.values()].filter((r) => r.phase === 'injected' || r.phase === 'pending');
-      const results = await Promise.allSettled(open.map((r) => this.revert(r.id)));
-      return results.map((r, i) => (r.status === 'fulfilled' ? r.value : this.get(open[i].id)));
-    } finally {
-      this.#halting = false;
-    }
+    const open = [...this.#records.values()].filter((r) => r.phase === 'injected' || r.phase === 'pending');
+    // Applies still running (a rolling restart mid-roll) are told to stop: the halt does not wait out a roll.
+    for (const r of open) this.#applying.get(r.id)?.abort(new FaultlineError('HALT_IN_PROGRESS', 'stopped by a halt'));
+    const all = Promise.allSettled(open.map((r) => this.revert(r.id))).finally(() => (this.#halting = false));
+    if (options.answerWithinMs !== undefined) {
+      // Answer on time with what is known; the reverts go on, and each record says where it is.
+      await Promise.race([all, new Promise((r) => setTimeout(r, options.answerWithinMs).unref())]);
+    } else await all;
+    return open.map((r) => this.get(r.id));
   }
 
   /** Stops timers and closes the journal. Active faults stay (bounded by their TTLs); call halt() first to end them. */

@@ -39,6 +39,8 @@ export interface ApplyContext {
   id: string;
   /** Seconds the fault may live; injectors pass it to where the fault lives when that place can expire it. */
   ttl_s: number;
+  /** Aborted when a halt arrives while apply still runs: a long apply (a rolling restart) stops at its next step. */
+  signal?: AbortSignal;
 }
 
 export interface Injector<P = Record<string, unknown>, H = unknown> {

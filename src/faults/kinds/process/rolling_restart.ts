@@ -37,9 +37,11 @@ export const rollingRestart = defineInjector<z.output<typeof Params>, RollHandle
     const members = groupMembers(processTarget(target), (d) => readdirSync(d));
     return { members: members.map((m) => ({ target: m, victim: currentVictim(m.pidFile) })) };
   },
-  async apply(handle, p) {
+  async apply(handle, p, ctx) {
     if (handle.members.length === 0) throw new FaultlineError('INVALID_INPUT', 'no running instance in the group', { field: 'target' });
     for (const member of handle.members) {
+      // A halt stops the roll between instances: the ones restarted so far are reverted (waited back), no more go.
+      ctx.signal?.throwIfAborted();
       const victim = currentVictim(member.target.pidFile);
       member.victim = victim;
       if (victim === null) continue; // down already: the supervisor is on it; restarting it again helps nobody
