@@ -2,6 +2,7 @@
  * The chaos API over a Controller (DESIGN.md's seed contract, kept verbatim where it exists):
  *
  *   POST   /chaos/inject {type, target, params, duration_s?, concurrent?} → 201 {id, t_start, …}
+ *   POST   /chaos/validate {faults: [InjectRequest…]}                      → 200 {ok, faults: [{issues}]} (a dry run: nothing applied)
  *   POST   /chaos/revert/{id}                                            → 200 {id, t_stop, mttr_s, verified}
  *   DELETE /chaos/faults                                                  → 200 {reverted, still_active, not_applied} (halt, ≤ 400 ms)
  *   GET    /chaos/faults                                                  → 200 {faults}
@@ -47,6 +48,11 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
         const body = (await readJson(req)) as InjectRequest;
         const record = await controller.inject(body);
         send(res, 201, { ...publicRecord(record) });
+      } else if (path === '/chaos/validate' && method === 'POST') {
+        const body = (await readJson(req)) as { faults?: unknown };
+        if (!Array.isArray(body.faults)) throw new FaultlineError('INVALID_INPUT', 'faults: an array of {type, target, params?, duration_s?}', { field: 'faults' });
+        const faults = body.faults.map((f) => ({ issues: f && typeof f === 'object' ? controller.check(f as InjectRequest) : [{ path: '(root)', message: 'must be an object' }] }));
+        send(res, 200, { ok: faults.every((f) => f.issues.length === 0), faults });
       } else if (path.startsWith('/chaos/revert/') && method === 'POST') {
         const record = await controller.revert(decodeURIComponent(path.slice('/chaos/revert/'.length)));
         send(res, 200, { id: record.id, t_stop: record.t_stop, mttr_s: null, verified: record.verified ?? false });

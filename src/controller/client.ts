@@ -26,8 +26,18 @@ export class ChaosClient {
     return this.#call('POST', `/chaos/revert/${encodeURIComponent(id)}`);
   }
 
-  halt(): Promise<{ reverted: PublicFault[]; still_active: PublicFault[] }> {
+  halt(): Promise<{ reverted: PublicFault[]; still_active: PublicFault[]; not_applied: PublicFault[] }> {
     return this.#call('DELETE', '/chaos/faults');
+  }
+
+  /** A dry run: what the controller would refuse in each of these injects (nothing is applied). */
+  validate(faults: InjectRequest[]): Promise<{ ok: boolean; faults: { issues: { path: string; message: string }[] }[] }> {
+    return this.#call('POST', '/chaos/validate', { faults });
+  }
+
+  /** The registered targets. */
+  async targets(): Promise<{ name: string; proxy: string | null; http: string | null }[]> {
+    return (await this.#call<{ targets: { name: string; proxy: string | null; http: string | null }[] }>('GET', '/chaos/targets')).targets;
   }
 
   async list(): Promise<PublicFault[]> {

@@ -350,3 +350,33 @@ describe('fault controller: a halt during a long apply (issue 20: slow halts)', 
     }
   });
 });
+
+describe('fault controller: a dry run names every problem before anything is applied', () => {
+  it('check() and POST /chaos/validate report type, params, target and capability problems at once', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'faultline-ctl-'));
+    const controller = await Controller.open({ stateDir, targets: [{ name: 'payments', proxy: { api: 'http://127.0.0.1:9', name: 'payments' } }, { name: 'worker', pidFile: '/nonexistent.json' }] });
+    const server = await startProxyServer({ port: 0 });
+    server.mount(createChaosApi(controller, { token: 't' }));
+    try {
+      assert.deepEqual(controller.check({ type: 'latency', target: 'payments', params: { delay_ms: 10 } }), []);
+      const issues = controller.check({ type: 'latency', target: 'worker', params: { delay_ms: -1 }, duration_s: -5 });
+      assert.deepEqual(issues.map((i) => i.path).sort(), ['duration_s', 'params.delay_ms', 'target']);
+      assert.match(issues.find((i) => i.path === 'target')!.message, /worker cannot take a latency fault: .*targets that can: payments/);
+      const dep = controller.check({ type: 'dependency_error', target: 'worker', params: { pct: 50 } });
+      assert.match(dep[0].message, /serves no dependency control endpoint/);
+      const res = await fetch(`${server.url}/chaos/validate`, {
+        method: 'POST',
+        body: JSON.stringify({ faults: [{ type: 'latency', target: 'payments', params: { delay_ms: 10 } }, { type: 'nope', target: 'ghost' }] }),
+      });
+      const body = (await res.json()) as { ok: boolean; faults: { issues: { path: string }[] }[] };
+      assert.equal(res.status, 200);
+      assert.equal(body.ok, false);
+      assert.deepEqual(body.faults.map((f) => f.issues.map((i) => i.path).sort()), [[], ['target', 'type']]);
+      assert.equal(controller.list().length, 0, 'nothing was journaled, nothing applied');
+    } finally {
+      await server.close();
+      controller.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});

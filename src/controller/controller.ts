@@ -258,6 +258,21 @@ export class Controller {
     this.#journal.close();
   }
 
+  /**
+   * Every problem an inject of `request` would be refused for, without applying anything (a dry run): the type,
+   * its params through the injector's schema, the target and whether it can take that type, the duration. How a
+   * runner checks a whole experiment before any load starts.
+   * @example controller.check({ type: 'latency', target: 'payments', params: { delay_ms: -1 } }) // [{ path: 'params.delay_ms', … }]
+   */
+  check(request: InjectRequest): Issue[] {
+    try {
+      this.#validate(request);
+      return [];
+    } catch (err) {
+      return (err as FaultlineError & { issues?: Issue[] }).issues ?? [{ path: 'request', message: (err as Error).message }];
+    }
+  }
+
   #validate(request: InjectRequest): { injector: AnyInjector; target: Target; params: Record<string, unknown>; ttl: number } {
     const issues: Issue[] = [];
     const injector = typeof request.type === 'string' ? this.#types.get(request.type) : undefined;
@@ -289,7 +304,7 @@ export class Controller {
     }
     if (issues.length > 0) {
       const code = issues.length === 1 && issues[0].path === 'type' ? 'UNKNOWN_FAULT_TYPE' : issues.length === 1 && issues[0].path === 'target' && target === undefined ? 'UNKNOWN_TARGET' : 'INVALID_INPUT';
-      throw new FaultlineError(code, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { field: issues[0].path });
+      throw Object.assign(new FaultlineError(code, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { field: issues[0].path }), { issues });
     }
     return { injector: injector!, target: target!, params, ttl };
   }
