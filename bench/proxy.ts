@@ -1,13 +1,16 @@
 /**
- * Proxy bench: faultline's TCP proxy next to direct loopback, HAProxy (TCP mode) and a naive Node pipe() proxy,
- * measured in one run on this machine. Every proxy runs in its own process (faultline as `bin/faultline proxy`,
- * configured over its HTTP API); the load source/echo server is a helper child; the sink and the clients are
- * this process. Each figure is measured `--runs` times (targets interleaved, order rotated per run) and printed
- * as median and spread (min–max) next to its target.
+ * Proxy bench: faultline's TCP proxy next to direct loopback, HAProxy (TCP mode), the real toxiproxy (from
+ * ../shared/peers/toxiproxy/, when present) and a naive Node pipe() proxy, measured in one run on this machine.
+ * Every proxy runs in its own process (faultline as `bin/faultline proxy`, toxiproxy as `toxiproxy-server`, both
+ * configured over their HTTP API); the load source/echo server is a helper child, the upload sink another child;
+ * the download sink and the clients are this process. Each figure is measured `--runs` times (targets
+ * interleaved, order rotated per run) and printed as median and spread (min–max) next to its target.
  *
- *   this process (sink, clients) ──▶ [direct | faultline child | haproxy | pipe child] ──▶ helper child
- *                                                                                        (source, echo, holder)
- *   1. throughput: one connection, --size-mib pulled server → client, sink discards into one static buffer
+ *   this process (sink, clients) ──▶ [direct | faultline | haproxy | toxiproxy | pipe] ──▶ helper child
+ *                                                                                   (source, echo, holder)
+ *                                                                              ──▶ upload sink child
+ *   1. throughput: one connection, --size-mib pulled server → client (sink discards into one static buffer),
+ *      and pushed client → server (written from one static buffer, the upload sink counts and discards)
  *   2. latency: 64 B ping-pong on one connection, --round-trips after a warm-up; added = proxy − direct
  *   3. latency toxic: 100 ms on downstream only (so 100 ms per round trip); error = rtt − direct p50 − 100 ms
  *   4. bandwidth toxic: rate R KB/s (downstream), 2 s worth of data; achieved = bytes / time to last byte
@@ -18,14 +21,15 @@
  * Writes bench/out/proxy-<timestamp>.json; --profile also writes a --cpu-prof of the faultline child there;
  * --faultline-env (repeatable) adds to the faultline children's environment, to try tunables without code.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, release } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
+  freePort,
   HAPROXY,
   HOST,
   killAllNow,
@@ -61,6 +65,8 @@ const RATES_KBPS = [10_000, 1_000];
 const BANDWIDTH_SECONDS = 2;
 const OUT_DIR = new URL('./out/', import.meta.url).pathname;
 const MB = 1e6;
+const TOXIPROXY_SERVER = new URL('../../shared/peers/toxiproxy/toxiproxy-server', import.meta.url).pathname;
+const HAS_TOXIPROXY = existsSync(TOXIPROXY_SERVER);
 /** Extra environment for every faultline child, e.g. to try glibc malloc tunables without touching the code. */
 const FAULTLINE_ENV = Object.fromEntries(
   (opts['faultline-env'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
@@ -100,6 +106,104 @@ function download(port: number, bytes: number): Promise<number> {
     socket.once('error', reject);
     socket.once('end', () => got < bytes && reject(new Error(`stream ended after ${got} of ${bytes} bytes (port ${port})`)));
   });
+}
+
+/** The block every upload writes from: never mutated, so a write never copies. */
+const UPLOAD_BLOCK = Buffer.alloc(1 << 20, 0x62);
+
+/**
+ * Pushes `bytes` through `port` to the upload sink (header "N\n", then the bytes, written as fast as the socket
+ * drains); resolves with the seconds from the first byte to the sink's one-byte acknowledgement of the last.
+ */
+function upload(port: number, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let t0 = 0;
+    const socket = connect({ host: HOST, port, noDelay: true });
+    const pump = (): void => {
+      while (sent < bytes) {
+        const n = Math.min(UPLOAD_BLOCK.length, bytes - sent);
+        sent += n;
+        if (!socket.write(n === UPLOAD_BLOCK.length ? UPLOAD_BLOCK : UPLOAD_BLOCK.subarray(0, n))) return;
+      }
+    };
+    socket.on('drain', pump);
+    socket.once('data', () => {
+      const seconds = (performance.now() - t0) / 1000;
+      socket.destroy();
+      resolve(seconds);
+    });
+    socket.once('connect', () => {
+      t0 = performance.now();
+      socket.write(`${bytes}\n`);
+      pump();
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Children this file spawns itself (children.ts tracks its own): stopped with them. */
+const ownChildren = new Set<ChildProcess>();
+
+/** Reads "N\n", discards N bytes into one buffer, answers one byte: the server side of upload(). */
+const UPLOAD_SINK_SOURCE = `
+const net = require('node:net');
+const scratch = Buffer.allocUnsafe(1 << 20);
+const server = net.createServer({ noDelay: true }, (socket) => {
+  let header = '', need = -1;
+  socket.on('error', () => {});
+  socket.on('data', (d) => {
+    let body = d;
+    if (need < 0) {
+      header += d.toString('latin1');
+      const nl = header.indexOf('\\n');
+      if (nl < 0) return;
+      need = Number(header.slice(0, nl));
+      body = Buffer.from(header.slice(nl + 1), 'latin1');
+    }
+    need -= body.length;
+    if (need <= 0) socket.write('k');
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+process.on('disconnect', () => process.exit(0));
+`;
+
+async function startUploadSink(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['-e', UPLOAD_SINK_SOURCE], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  ownChildren.add(child);
+  child.once('exit', () => ownChildren.delete(child));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`upload sink exited (${code})`)));
+    child.stdout!.setEncoding('utf8').once('data', (s: string) => resolve(Number(s.trim())));
+  });
+  return { child, port };
+}
+
+interface ToxiproxyChild {
+  child: ChildProcess;
+  pid: number;
+  createProxy(name: string, upstreamPort: number): Promise<number>;
+}
+
+/** The real toxiproxy-server on a free port, proxies created over its API like faultline's. */
+async function startToxiproxy(): Promise<ToxiproxyChild> {
+  const apiPort = await freePort();
+  const child = spawn(TOXIPROXY_SERVER, ['-host', HOST, '-port', String(apiPort)], { stdio: ['ignore', 'ignore', 'ignore'] });
+  ownChildren.add(child);
+  child.once('exit', () => ownChildren.delete(child));
+  const url = `http://${HOST}:${apiPort}`;
+  await waitFor('toxiproxy-server to answer', async () => fetch(`${url}/version`).then((r) => r.ok, () => false), 15_000);
+  return {
+    child,
+    pid: child.pid!,
+    async createProxy(name, upstreamPort) {
+      const res = await fetch(`${url}/proxies`, { method: 'POST', body: JSON.stringify({ name, listen: `${HOST}:0`, upstream: `${HOST}:${upstreamPort}` }) });
+      if (res.status !== 201) throw new Error(`toxiproxy: POST /proxies → ${res.status} ${await res.text()}`);
+      const listen = ((await res.json()) as { listen: string }).listen;
+      return Number(listen.slice(listen.lastIndexOf(':') + 1));
+    },
+  };
 }
 
 /** 64-byte ping-pong on one connection: `warmup` unrecorded round trips, then `count` recorded, in µs. */
@@ -205,15 +309,16 @@ async function idleGrowth(servers: Helper, holderPort: number, pid: number, port
 
 // ── the bench ───────────────────────────────────────────────────────────────────────────────────────────────
 
-type TargetKey = 'direct' | 'faultline' | 'haproxy' | 'pipe';
+type TargetKey = 'direct' | 'faultline' | 'haproxy' | 'toxiproxy' | 'pipe';
 interface Target {
   key: TargetKey;
   label: string;
   /** The proxy's process, whose CPU time and page faults are read around each transfer. */
   pid?: number;
-  /** Port leading to the source, and to the echo server. */
+  /** Port leading to the source, to the echo server and to the upload sink. */
   source: number;
   echo: number;
+  sink: number;
 }
 
 function machine(): Record<string, string | number> {
@@ -242,35 +347,54 @@ async function main(): Promise<void> {
 
   const servers = await startHelper(['servers']);
   const [sourcePort, echoPort] = servers.ports;
+  const uploadSink = await startUploadSink();
+  const sinkPort = uploadSink.port;
   mkdirSync(OUT_DIR, { recursive: true });
   const faultline = await startFaultline(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${OUT_DIR}`] : [], FAULTLINE_ENV);
   const fl = {
     source: await faultline.createProxy('bench_source', sourcePort),
     echo: await faultline.createProxy('bench_echo', echoPort),
+    sink: await faultline.createProxy('bench_sink', sinkPort),
     latency: await faultline.createProxy('bench_latency', echoPort),
     bandwidth: await faultline.createProxy('bench_bandwidth', sourcePort),
   };
   await faultline.setToxic('bench_latency', { name: 'latency_downstream', type: 'latency', stream: 'downstream', attributes: { latency: LATENCY_MS } });
-  const haproxy = await startHaproxy([sourcePort, echoPort], 4096);
-  const pipe = await startHelper(['pipe', `${sourcePort},${echoPort}`]);
+  const haproxy = await startHaproxy([sourcePort, echoPort, sinkPort], 4096);
+  const pipe = await startHelper(['pipe', `${sourcePort},${echoPort},${sinkPort}`]);
+  if (!HAS_TOXIPROXY) process.stderr.write(`no toxiproxy at ${TOXIPROXY_SERVER}: its column is skipped\n`);
+  const toxiproxy = HAS_TOXIPROXY ? await startToxiproxy() : undefined;
 
   const targets: Target[] = [
-    { key: 'direct', label: 'direct loopback', source: sourcePort, echo: echoPort },
-    { key: 'faultline', label: 'faultline (no toxic)', pid: faultline.pid, source: fl.source, echo: fl.echo },
-    { key: 'haproxy', label: 'HAProxy (tcp mode)', pid: haproxy.pid, source: haproxy.ports[0], echo: haproxy.ports[1] },
-    { key: 'pipe', label: 'naive Node pipe()', pid: pipe.child.pid, source: pipe.ports[0], echo: pipe.ports[1] },
+    { key: 'direct', label: 'direct loopback', source: sourcePort, echo: echoPort, sink: sinkPort },
+    { key: 'faultline', label: 'faultline (no toxic)', pid: faultline.pid, source: fl.source, echo: fl.echo, sink: fl.sink },
+    { key: 'haproxy', label: 'HAProxy (tcp mode)', pid: haproxy.pid, source: haproxy.ports[0], echo: haproxy.ports[1], sink: haproxy.ports[2] },
+    ...(toxiproxy === undefined
+      ? []
+      : [
+          {
+            key: 'toxiproxy' as const,
+            label: 'toxiproxy (no toxic)',
+            pid: toxiproxy.pid,
+            source: await toxiproxy.createProxy('bench_source', sourcePort),
+            echo: await toxiproxy.createProxy('bench_echo', echoPort),
+            sink: await toxiproxy.createProxy('bench_sink', sinkPort),
+          },
+        ]),
+    { key: 'pipe', label: 'naive Node pipe()', pid: pipe.child.pid, source: pipe.ports[0], echo: pipe.ports[1], sink: pipe.ports[2] },
   ];
   const rotated = (run: number): Target[] => targets.map((_, i) => targets[(i + run) % targets.length]);
-  const perTarget = <T>(): Record<TargetKey, T[]> => ({ direct: [], faultline: [], haproxy: [], pipe: [] });
+  const perTarget = <T>(): Record<TargetKey, T[]> => ({ direct: [], faultline: [], haproxy: [], toxiproxy: [], pipe: [] });
 
   process.stderr.write('warm-up…\n');
   for (const t of targets) {
     await download(t.source, 256 * 2 ** 20);
+    await upload(t.sink, 256 * 2 ** 20);
     await pingPong(t.echo, 2000, 1);
   }
 
-  process.stderr.write(`1. throughput (${RUNS} × ${targets.length} × ${SIZE / 2 ** 20} MiB)…\n`);
+  process.stderr.write(`1. throughput (${RUNS} × ${targets.length} × ${SIZE / 2 ** 20} MiB, each way)…\n`);
   const throughput = perTarget<number>();
+  const throughputUp = perTarget<number>();
   const cpuUser = perTarget<number>();
   const cpuSys = perTarget<number>();
   const faults = perTarget<number>();
@@ -285,6 +409,7 @@ async function main(): Promise<void> {
       cpuSys[t.key].push((after.sys - before.sys) / gb);
       faults[t.key].push((after.minflt - before.minflt) / gb);
     }
+    for (const t of rotated(run)) throughputUp[t.key].push(SIZE / (await upload(t.sink, SIZE)) / MB);
   }
 
   process.stderr.write(`2. ping-pong latency (${RUNS} × ${targets.length} × ${ROUND_TRIPS} round trips)…\n`);
@@ -322,11 +447,11 @@ async function main(): Promise<void> {
   }
 
   // The data-path processes are done; fresh ones are measured for memory so earlier transfers do not count.
-  await Promise.all([stop(faultline.child), stop(haproxy.child), stop(pipe.child)]);
+  await Promise.all([stop(faultline.child), stop(haproxy.child), stop(pipe.child), ...(toxiproxy ? [stop(toxiproxy.child)] : [])]);
 
   process.stderr.write(`5. idle connections (${RUNS} × ${idle.n} per proxy, fresh process each)…\n`);
-  const growth = { faultline: [] as number[], haproxy: [] as number[] };
-  const baseline = { faultline: [] as number[], haproxy: [] as number[] };
+  const growth = { faultline: [] as number[], haproxy: [] as number[], toxiproxy: [] as number[] };
+  const baseline = { faultline: [] as number[], haproxy: [] as number[], toxiproxy: [] as number[] };
   for (let run = 0; run < RUNS; run++) {
     {
       const holder = (await servers.request({ op: 'hold-open' })).port!;
@@ -347,14 +472,26 @@ async function main(): Promise<void> {
       await stop(child.child);
       await servers.request({ op: 'hold-close', port: holder });
     }
+    if (HAS_TOXIPROXY) {
+      const holder = (await servers.request({ op: 'hold-open' })).port!;
+      const child = await startToxiproxy();
+      const port = await child.createProxy('bench_idle', holder);
+      const { before, after } = await idleGrowth(servers, holder, child.pid, port, idle.n);
+      growth.toxiproxy.push((after - before) / MB);
+      baseline.toxiproxy.push(before / MB);
+      await stop(child.child);
+      await servers.request({ op: 'hold-close', port: holder });
+    }
   }
+  await stop(uploadSink.child);
 
   await stopAll();
   const seconds = (performance.now() - started) / 1000;
   host.loadavg_end = loadavg()[0].toFixed(2);
 
   const results = {
-    throughput_MBps: mapValues(throughput, spread),
+    throughput_MBps: mapValues(only(throughput, targets), spread),
+    throughput_up_MBps: mapValues(only(throughputUp, targets), spread),
     proxy_cpu_s_per_GB: Object.fromEntries(
       targets.filter((t) => t.pid !== undefined).map((t) => [t.key, { user: spread(cpuUser[t.key]), sys: spread(cpuSys[t.key]), minor_faults: spread(faults[t.key]) }]),
     ),
@@ -378,6 +515,7 @@ async function main(): Promise<void> {
       fd_limit: idle.fdLimit,
       faultline: { rss_growth_MB: spread(growth.faultline), rss_before_MB: spread(baseline.faultline) },
       haproxy: { rss_growth_MB: spread(growth.haproxy), rss_before_MB: spread(baseline.haproxy) },
+      ...(HAS_TOXIPROXY ? { toxiproxy: { rss_growth_MB: spread(growth.toxiproxy), rss_before_MB: spread(baseline.toxiproxy) } } : {}),
     },
   };
 
@@ -402,6 +540,11 @@ async function main(): Promise<void> {
   process.stdout.write(`\nwritten: ${file}\n`);
 }
 
+/** The entries of targets that ran (toxiproxy's is empty without the peer). */
+function only<T>(record: Record<TargetKey, T[]>, targets: Target[]): Record<TargetKey, T[]> {
+  return Object.fromEntries(targets.map((t) => [t.key, record[t.key]])) as Record<TargetKey, T[]>;
+}
+
 function mapValues<K extends string, A, B>(record: Record<K, A>, f: (a: A) => B): Record<K, B> {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v as A)])) as Record<K, B>;
 }
@@ -421,11 +564,14 @@ function report(
   idle: { n: number; fdLimit: number },
   r: {
     throughput_MBps: Record<TargetKey, Spread>;
+    throughput_up_MBps: Record<TargetKey, Spread>;
     proxy_cpu_s_per_GB: Record<string, { user: Spread; sys: Spread; minor_faults: Spread }>;
     latency_us: Record<string, { p50: Spread; p99: Spread; added_p50?: Spread; added_p99?: Spread }>;
     latency_toxic_error_ms: { p50: Spread; p99: Spread; max: Spread };
     bandwidth_toxic: Record<string, { achieved_KBps: Spread; error_pct: Spread }>;
-    idle_connections: { faultline: { rss_growth_MB: Spread; rss_before_MB: Spread }; haproxy: { rss_growth_MB: Spread; rss_before_MB: Spread } };
+    idle_connections: Record<'faultline' | 'haproxy', { rss_growth_MB: Spread; rss_before_MB: Spread }> & {
+      toxiproxy?: { rss_growth_MB: Spread; rss_before_MB: Spread };
+    };
   },
   targets: Target[],
   seconds: number,
@@ -455,6 +601,17 @@ function report(
   out.push(`  faultline / HAProxy: ${((tp.faultline.median / tp.haproxy.median) * 100).toFixed(0)} %, faultline / direct: ${((tp.faultline.median / tp.direct.median) * 100).toFixed(0)} %`);
   out.push('');
 
+  const up = r.throughput_up_MBps;
+  out.push(`1b. Throughput, one connection, ${SIZE / 2 ** 20} MiB client→server (upload), the sink child discards`);
+  const w1b = [24, 24, 30];
+  out.push(row(['', 'MB/s', 'target'], w1b));
+  for (const t of targets) {
+    const target = t.key === 'faultline' ? `≥ HAProxy (${up.haproxy.median.toFixed(0)}): ${mark(up.faultline.median >= up.haproxy.median)}` : '';
+    out.push(row([`  ${t.label}`, fmt(up[t.key]), target], w1b));
+  }
+  out.push(`  faultline / HAProxy: ${((up.faultline.median / up.haproxy.median) * 100).toFixed(0)} %, faultline / direct: ${((up.faultline.median / up.direct.median) * 100).toFixed(0)} %`);
+  out.push('');
+
   out.push(`2. Latency, 64 B ping-pong, one connection, ${ROUND_TRIPS.toLocaleString('en-US')} round trips per run after 500 warm-up (µs)`);
   const w2 = [24, 18, 20, 20, 20];
   out.push(row(['', 'p50', 'p99', 'added p50', 'added p99'], w2));
@@ -464,6 +621,11 @@ function report(
   }
   const added = r.latency_us.faultline.added_p50!;
   out.push(`  target: faultline added p50 ≤ 100 µs: ${mark(added.median <= 100)} (${added.median.toFixed(0)} µs)`);
+  const tx = r.latency_us.toxiproxy;
+  if (tx !== undefined) {
+    const fl = r.latency_us.faultline;
+    out.push(`  target: faultline p50 ≤ toxiproxy's (${tx.p50.median.toFixed(0)}): ${mark(fl.p50.median <= tx.p50.median)}; p99 ≤ toxiproxy's (${tx.p99.median.toFixed(0)}): ${mark(fl.p99.median <= tx.p99.median)}`);
+  }
   out.push('');
 
   const tox = r.latency_toxic_error_ms;
@@ -491,23 +653,32 @@ function report(
   if (idle.n < 10_000) out.push(`   (open-file limit ${idle.fdLimit} per process and not raisable here: a proxy needs 2 fds per connection; scaled linearly)`);
   const w5 = [24, 24, 22, 16, 30];
   out.push(row(['', 'RSS growth', 'RSS before', 'per connection', 'for 10,000 (target < 200 MB)'], w5));
-  for (const key of ['faultline', 'haproxy'] as const) {
-    const g = ic[key].rss_growth_MB;
+  const names = { faultline: 'faultline', haproxy: 'HAProxy', toxiproxy: 'toxiproxy' } as const;
+  for (const key of ['faultline', 'haproxy', 'toxiproxy'] as const) {
+    const entry = ic[key];
+    if (entry === undefined) continue;
+    const g = entry.rss_growth_MB;
     const per = (g.median * MB) / idle.n / 1000;
     const at10k = g.median * scale;
     const target = `${at10k.toFixed(0)} MB${scaled}${key === 'faultline' ? `: ${mark(at10k < 200)}` : ''}`;
-    out.push(row([`  ${key === 'faultline' ? 'faultline' : 'HAProxy'}`, fmt(g, 1), fmt(ic[key].rss_before_MB, 1), `${per.toFixed(1)} KB`, target], w5));
+    out.push(row([`  ${names[key]}`, fmt(g, 1), fmt(entry.rss_before_MB, 1), `${per.toFixed(1)} KB`, target], w5));
+  }
+  if (ic.toxiproxy !== undefined) {
+    out.push(`  target: faultline growth ≤ toxiproxy's: ${mark(ic.faultline.rss_growth_MB.median <= ic.toxiproxy.rss_growth_MB.median)}`);
   }
   return out;
 }
 
 // ── lifecycle: every child goes, whatever happens ───────────────────────────────────────────────────────────
 
-process.on('exit', killAllNow);
+process.on('exit', () => {
+  killAllNow();
+  for (const child of ownChildren) child.kill('SIGKILL');
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`\n${signal}: stopping children…\n`);
-    void stopAll().finally(() => process.exit(130));
+    void Promise.all([stopAll(), ...[...ownChildren].map((c) => stop(c))]).finally(() => process.exit(130));
   });
 }
 
@@ -516,5 +687,5 @@ try {
 } catch (err) {
   process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
-  await stopAll();
+  await Promise.all([stopAll(), ...[...ownChildren].map((c) => stop(c))]);
 }

@@ -34,6 +34,7 @@ interface Api {
 }
 
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json';
 /** Timers never fire early, but the monotonic clock and timer clock may disagree by up to a millisecond. */
 const EARLY_MS = 2;
 
@@ -97,10 +98,13 @@ async function addToxic(api: Api, proxy: string, body: Record<string, unknown>):
   return r.body;
 }
 
-/** Checks toxiproxy's error framing: text/plain, `{"error","status"}` first, then faultline's `code`, newline. */
-function assertError(r: Reply, status: number, error: string | RegExp, code?: string): Json {
+/**
+ * Checks toxiproxy's error framing: text/plain (application/json on /populate, as toxiproxy sends it),
+ * `{"error","status"}` first, then faultline's `code`, newline.
+ */
+function assertError(r: Reply, status: number, error: string | RegExp, code?: string, contentType = TEXT_PLAIN): Json {
   assert.equal(r.status, status, r.text);
-  assert.equal(r.headers.get('content-type'), TEXT_PLAIN);
+  assert.equal(r.headers.get('content-type'), contentType);
   assert.ok(r.text.endsWith('}\n'), `error body ends with a newline: ${JSON.stringify(r.text)}`);
   const body = JSON.parse(r.text);
   assert.deepEqual(Object.keys(body).slice(0, 2), ['error', 'status']);
@@ -421,19 +425,19 @@ describe('POST /populate', () => {
       { name: 'ok', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' },
       { listen: '127.0.0.1:0', upstream: '127.0.0.1:1' },
     ]);
-    const body = assertError(r, 400, 'missing required field: name at proxy 2', 'FL_MISSING_FIELD');
+    const body = assertError(r, 400, 'missing required field: name at proxy 2', 'FL_MISSING_FIELD', JSON_TYPE);
     assert.deepEqual(Object.keys(body).slice(0, 3), ['error', 'status', 'proxies']);
     assert.equal(body.proxies, null);
     assert.equal((await api.call('GET', '/proxies')).text, '{}');
     const up = await api.call('POST', '/populate', [{ name: 'a', upstream: '127.0.0.1:1' }, { name: 'b' }]);
-    assert.equal(assertError(up, 400, 'missing required field: upstream at proxy 2').proxies, null);
+    assert.equal(assertError(up, 400, 'missing required field: upstream at proxy 2', undefined, JSON_TYPE).proxies, null);
     assert.equal((await api.call('GET', '/proxies')).text, '{}');
   });
 
   test('400 bad body carries "proxies": null too', async (t) => {
     const api = await startApi(t);
-    assert.equal(assertError(await api.call('POST', '/populate', ''), 400, 'bad request body: EOF').proxies, null);
-    assert.equal(assertError(await api.call('POST', '/populate', '{"name":"x"}'), 400, /^bad request body: /).proxies, null);
+    assert.equal(assertError(await api.call('POST', '/populate', ''), 400, 'bad request body: EOF', undefined, JSON_TYPE).proxies, null);
+    assert.equal(assertError(await api.call('POST', '/populate', '{"name":"x"}'), 400, /^bad request body: /, undefined, JSON_TYPE).proxies, null);
   });
 
   test('500 listen failure part way: created-so-far in proxies, and they stay', async (t) => {
@@ -444,7 +448,7 @@ describe('POST /populate', () => {
       { name: 'clash', listen: `127.0.0.1:${port}`, upstream: '127.0.0.1:1' },
       { name: 'never', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' },
     ]);
-    const body = assertError(r, 500, `listen tcp 127.0.0.1:${port}: bind: address already in use`, 'FL_LISTEN_FAILED');
+    const body = assertError(r, 500, `listen tcp 127.0.0.1:${port}: bind: address already in use`, 'FL_LISTEN_FAILED', JSON_TYPE);
     assert.deepEqual(
       body.proxies.map((p: Json) => p.name),
       ['first'],
@@ -487,7 +491,7 @@ describe('POST /populate', () => {
       { name: 'ok', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' },
       { name: 'bad', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', toxics: [{ type: 'latency', attributes: { latency: -5 } }] },
     ]);
-    const body = assertError(r, 400, /toxics\[0\]\.attributes\.latency: .*at proxy 2$/, 'FL_INVALID_INPUT');
+    const body = assertError(r, 400, /toxics\[0\]\.attributes\.latency: .*at proxy 2$/, 'FL_INVALID_INPUT', JSON_TYPE);
     assert.equal(body.field, 'toxics[0].attributes.latency');
     assert.equal(body.proxies, null);
     assert.equal((await api.call('GET', '/proxies')).text, '{}');
@@ -657,14 +661,17 @@ describe('toxics', () => {
     assert.deepEqual(proxy.toxics, [half, r.body]);
   });
 
-  test('stream is case-insensitive; the default name keeps the stream as sent', async (t) => {
+  test('stream is case-insensitive and shown as sent (toxiproxy does); the default name keeps it too', async (t) => {
     const api = await withProxy(t);
     const x = await addToxic(api, 'p', { type: 'latency', stream: 'UpStream' });
-    assert.equal(x.stream, 'upstream');
+    assert.equal(x.stream, 'UpStream');
     assert.equal(x.name, 'latency_UpStream');
     const y = await addToxic(api, 'p', { type: 'latency', stream: 'DOWNSTREAM' });
-    assert.equal(y.stream, 'downstream');
+    assert.equal(y.stream, 'DOWNSTREAM');
     assert.equal(y.name, 'latency_DOWNSTREAM');
+    // Shown as sent everywhere, and still routed by its meaning: upstream first in the listing.
+    assert.deepEqual((await api.call('GET', '/proxies/p/toxics')).body.map((tx: Json) => tx.stream), ['UpStream', 'DOWNSTREAM']);
+    assert.equal((await api.call('PATCH', '/proxies/p/toxics/latency_UpStream', { attributes: { latency: 5 } })).body.stream, 'UpStream');
   });
 
   test('400 stream was invalid ("" or unknown), 400 invalid toxic type (unknown or missing)', async (t) => {
@@ -912,7 +919,7 @@ describe('GET /metrics', () => {
       }
       const line = samples(r.text, name)[0].line;
       assert.ok(line.startsWith(`${name}{direction="`), `labels start with direction: ${line}`);
-      assert.match(line, /\{direction="\w+",proxy="m",/);
+      assert.match(line, /\{direction="\w+",listener="[^"]+",proxy="m",upstream="[^"]+"\}/, 'toxiproxy’s (alphabetical) label order');
     }
     assert.equal(sample(r.text, 'faultline_proxy_connections_active', { proxy: 'm' }), 1);
     assert.equal(sample(r.text, 'faultline_proxy_connections_total', { proxy: 'm' }), 1);
@@ -1015,5 +1022,188 @@ describe('start-up configuration (library entry)', () => {
       assert.ok(err.message.includes(missing), err.message);
       return true;
     });
+  });
+});
+
+/**
+ * Each difference issue 16 found between faultline and the real toxiproxy (asked on a spare port): matched here
+ * where a client could notice, or pinned as the deliberate difference README.md documents.
+ */
+describe('toxiproxy parity (issue 16)', () => {
+  test('unnamed toxics ("name": "" as the Go client and toxiproxy-cli send) get <type>_<stream>', async (t) => {
+    const api = await startApi(t);
+    await createProxy(api, { name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' });
+    const down = await addToxic(api, 'p', { name: '', type: 'latency', attributes: { latency: 5 } });
+    assert.equal(down.name, 'latency_downstream');
+    const up = await addToxic(api, 'p', { name: '', type: 'latency', stream: 'upstream' });
+    assert.equal(up.name, 'latency_upstream', 'a second unnamed toxic on the other stream is no clash');
+    assertError(await api.call('POST', '/proxies/p/toxics', { name: '', type: 'latency' }), 409, 'toxic already exists');
+    assert.equal((await api.call('GET', '/proxies/p/toxics/latency_downstream')).body.attributes.latency, 5);
+    const patched = await api.call('PATCH', '/proxies/p/toxics/latency_downstream', { attributes: { latency: 9 } });
+    assert.equal(patched.body.attributes.latency, 9);
+    assert.equal((await api.call('DELETE', '/proxies/p/toxics/latency_downstream')).status, 204);
+    assert.equal((await api.call('DELETE', '/proxies/p/toxics/latency_upstream')).status, 204);
+    assert.deepEqual((await api.call('GET', '/proxies/p/toxics')).body, []);
+  });
+
+  test('bodies over 1 MiB are accepted; past the 64 MiB bound: 413 naming the limit, not a reset', async (t) => {
+    const api = await startApi(t);
+    const big = JSON.stringify([{ name: 'big', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', pad: 'x'.repeat(3 << 20) }]);
+    const r = await api.call('POST', '/populate', big);
+    assert.equal(r.status, 201, r.text.slice(0, 300));
+    assert.equal(r.body.proxies[0].name, 'big');
+    const huge = await api.call('POST', '/proxies', ' '.repeat((64 << 20) + 1));
+    const body = assertError(huge, 413, /the limit is 67108864$/, 'FL_BODY_TOO_LARGE');
+    assert.match(body.hint, /64 MiB/);
+    assert.equal((await api.call('GET', '/version')).status, 200, 'the server still answers');
+  });
+
+  test('GET /proxies: keys sorted by name as Go sorts them ("10" before "9")', async (t) => {
+    const api = await startApi(t);
+    for (const name of ['b', '9', 'a', '10', 'B']) await createProxy(api, { name, listen: '127.0.0.1:0', upstream: '127.0.0.1:1' });
+    const text = (await api.call('GET', '/proxies')).text;
+    const keys = [...text.matchAll(/(?:^\{|\},)"([^"]+)":\{"name"/g)].map((m) => m[1]);
+    assert.deepEqual(keys, ['10', '9', 'B', 'a', 'b']);
+    assert.deepEqual(Object.keys(JSON.parse(text)).sort(), ['10', '9', 'B', 'a', 'b'].sort());
+  });
+
+  test('an unresolvable upstream is accepted at create (201); a client then sees its connection end', async (t) => {
+    const api = await startApi(t);
+    const p = await createProxy(api, { name: 'nx', listen: '127.0.0.1:0', upstream: 'no-such-host.invalid:80' });
+    assert.equal(p.upstream, 'no-such-host.invalid:80');
+    const socket = await client(t, portOf(p.listen));
+    assert.equal(await endedBy(socket), 'end');
+  });
+
+  test('deliberate: a malformed upstream (no port, port > 65535) is refused with 400; toxiproxy takes any string', async (t) => {
+    const api = await startApi(t);
+    for (const upstream of ['foo', 'foo:bar', 'h:99999', '[::1']) {
+      assertError(await api.call('POST', '/proxies', { name: 'x', upstream }), 400, /^upstream: must be host:port/, 'FL_INVALID_INPUT');
+    }
+    assert.equal((await api.call('GET', '/proxies')).text, '{}');
+  });
+
+  test('deliberate: JSON followed by trailing bytes is refused with 400 (Go decodes the first value only)', async (t) => {
+    const api = await startApi(t);
+    const r = await api.call('POST', '/proxies', '{"name":"t","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"} garbage');
+    assertError(r, 400, /^bad request body: /, 'FL_BAD_REQUEST_BODY');
+    assert.equal((await api.call('GET', '/proxies')).text, '{}');
+    const spaced = await api.call('POST', '/proxies', '{"name":"t","listen":"127.0.0.1:0","upstream":"127.0.0.1:1"}\n\t ');
+    assert.equal(spaced.status, 201, 'trailing whitespace is fine');
+  });
+
+  test('deliberate: an integer attribute sent as 1e3 or 1000.0 is 1000 (Go refuses both)', async (t) => {
+    const api = await startApi(t);
+    await createProxy(api, { name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' });
+    const r = await api.call('POST', '/proxies/p/toxics', '{"type":"latency","attributes":{"latency":1e3,"jitter":10.0}}');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.attributes, { latency: 1000, jitter: 10 });
+    assertError(await api.call('POST', '/proxies/p/toxics', '{"type":"bandwidth","attributes":{"rate":1.5e0}}'), 400, /attributes\.rate: must be an integer/);
+  });
+
+  test('populate with a bad listen in the middle: the entries before it are created and stay, the rest are not', async (t) => {
+    const api = await startApi(t);
+    const r = await api.call('POST', '/populate', [
+      { name: 'one', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' },
+      { name: 'two', listen: 'local373', upstream: '127.0.0.1:1' },
+      { name: 'three', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' },
+    ]);
+    // Status deliberate: 400 (a malformed address is the client's error); toxiproxy answers 500.
+    const body = assertError(r, 400, /^listen: must be host:port .* at proxy 2$/, 'FL_INVALID_INPUT', JSON_TYPE);
+    assert.deepEqual(
+      body.proxies.map((p: Json) => p.name),
+      ['one'],
+    );
+    const listed = (await api.call('GET', '/proxies')).body;
+    assert.deepEqual(Object.keys(listed), ['one']);
+    assert.equal(await connectOutcome(portOf(listed.one.listen)), 'connected');
+  });
+
+  test('error content types: text/plain with nosniff, application/json on /populate, 405 empty with length 0', async (t) => {
+    const api = await startApi(t);
+    const missing = await api.call('GET', '/proxies/nope');
+    assert.equal(missing.headers.get('content-type'), TEXT_PLAIN);
+    assert.equal(missing.headers.get('x-content-type-options'), 'nosniff');
+    const populate = await api.call('POST', '/populate', '{');
+    assert.equal(populate.status, 400);
+    assert.equal(populate.headers.get('content-type'), JSON_TYPE);
+    assert.equal(populate.headers.get('x-content-type-options'), null);
+    const wrong = await api.call('PUT', '/proxies');
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('content-length'), '0');
+    assert.equal(wrong.headers.get('content-type'), null);
+    assert.equal(wrong.headers.get('x-toxiproxy-request-id'), null, 'no request id before a route matched');
+  });
+
+  test('a browser user agent: 404 on unknown routes, 405 on wrong methods, 403 with the request id on routes', async (t) => {
+    const api = await startApi(t);
+    const ua = { 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36' };
+    const unknown = await api.call('GET', '/nope', undefined, ua);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.text, '404 page not found\n');
+    assert.equal(unknown.headers.get('x-toxiproxy-request-id'), null);
+    const wrong = await api.call('DELETE', '/version', undefined, ua);
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.text, '');
+    for (const [method, path] of [
+      ['GET', '/proxies'],
+      ['GET', '/proxies/missing'],
+      ['GET', '/metrics'],
+      ['POST', '/reset'],
+    ]) {
+      const r = await api.call(method, path, undefined, ua);
+      assert.equal(r.status, 403, `${method} ${path}`);
+      assert.equal(r.text, 'User agent not allowed\n');
+      assert.equal(r.headers.get('content-type'), TEXT_PLAIN);
+      assert.match(r.headers.get('x-toxiproxy-request-id') ?? '', /^[0-9a-f]{20}$/, `${method} ${path} has a request id`);
+    }
+  });
+
+  test('/metrics: labels in toxiproxy order, series sorted, and when the byte counters move', async (t) => {
+    const api = await startApi(t);
+    const e = await echo(t);
+    const b = await createProxy(api, { name: 'b', listen: '127.0.0.1:0', upstream: e.address });
+    const a = await createProxy(api, { name: 'a', listen: '127.0.0.1:0', upstream: e.address });
+    const name = 'toxiproxy_proxy_received_bytes_total';
+    const before = samples((await api.call('GET', '/metrics')).text, name);
+    // Ours: every series exists from creation at 0 (toxiproxy shows one from its first byte).
+    assert.equal(before.length, 4);
+    assert.ok(before.every((s) => s.value === 0));
+    for (const s of before) assert.match(s.line, /^\w+\{direction="\w+",listener="[^"]+",proxy="\w",upstream="[^"]+"\} /);
+    const order = before.map((s) => [s.labels.direction, s.labels.listener]);
+    const expected = ['downstream', 'upstream'].flatMap((d) => [a.listen, b.listen].sort().map((l) => [d, l]));
+    assert.deepEqual(order, expected, 'sorted by direction, then listener');
+
+    // toxiproxy's rule: received counts what was read, before toxics; sent what was written, after them.
+    await addToxic(api, 'a', { type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
+    const socket = await client(t, portOf(a.listen));
+    socket.write('seven!!');
+    const text: string = await waitFor(async () => {
+      const m = (await api.call('GET', '/metrics')).text;
+      return sample(m, name, { direction: 'upstream', proxy: 'a' }) === 7 ? m : '';
+    }, 'the upstream read to be counted');
+    assert.equal(sample(text, 'toxiproxy_proxy_sent_bytes_total', { direction: 'upstream', proxy: 'a' }), 0, 'the timeout toxic ate it');
+    assert.equal(sample(text, name, { direction: 'downstream', proxy: 'a' }), 0);
+
+    // A new listen address is a new series, from 0; a deleted proxy leaves no series behind (ours).
+    const moved = await api.call('PATCH', '/proxies/a', { listen: '127.0.0.1:0' });
+    assert.equal(moved.status, 200, moved.text);
+    const after = (await api.call('GET', '/metrics')).text;
+    assert.equal(sample(after, name, { direction: 'upstream', proxy: 'a' }), 0);
+    assert.equal(sample(after, name, { direction: 'upstream', listener: a.listen }), undefined);
+    assert.equal((await api.call('DELETE', '/proxies/b')).status, 204);
+    assert.equal(sample((await api.call('GET', '/metrics')).text, name, { direction: 'upstream', proxy: 'b' }), undefined);
+  });
+
+  test('a slicer with no attributes is refused (toxiproxy takes average_size 0 and dies of a stack overflow)', async (t) => {
+    const api = await startApi(t);
+    await createProxy(api, { name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1' });
+    for (const body of [{ type: 'slicer' }, { type: 'slicer', attributes: {} }, { type: 'slicer', attributes: { delay: 10 } }]) {
+      const r = await api.call('POST', '/proxies/p/toxics', body);
+      const err = assertError(r, 400, /^attributes\.average_size: required for slicer: must be in \[1, \d+\] bytes/, 'FL_INVALID_INPUT');
+      assert.equal(err.field, 'attributes.average_size');
+    }
+    assert.equal((await addToxic(api, 'p', { type: 'slicer', attributes: { average_size: 1 } })).attributes.average_size, 1);
+    assert.equal((await addToxic(api, 'p', { type: 'bandwidth', attributes: {} })).attributes.rate, 0, 'rate 0 stays the black hole');
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The toxiproxy HTTP API, route for route, over a ProxyRegistry. What clients parse is kept exactly: status
- * codes, JSON shapes and key order, `{"error","status"}` bodies (as text/plain, like Go's http.Error), 404/405
- * framing, the browser 403 and the request-id header. faultline adds `code` and `hint` after those keys.
+ * codes, JSON shapes and key order, `{"error","status"}` bodies (text/plain like Go's http.Error, except
+ * /populate's, which toxiproxy sends as application/json), 404/405 framing, the browser 403 and the request-id
+ * header. faultline adds `code` and `hint` after those keys.
  *
- *   request ─▶ browser check ─▶ route match ─▶ handler (registry / proxy / toxics) ─▶ JSON or error body
+ *   request ─▶ route match (404) ─▶ method (405) ─▶ request id ─▶ browser check (403) ─▶ handler ─▶ JSON or error
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -14,7 +15,11 @@ import { toxicJson } from './toxic-collection.ts';
 
 /** Reported on /version: a toxiproxy 2.x semver (≥ 2.6.0 makes the Ruby client use PATCH). */
 export const TOXIPROXY_API_VERSION = '2.12.0';
-const MAX_BODY_BYTES = 1 << 20;
+/**
+ * Toxiproxy reads bodies of any size; a populate of a few thousand proxies passes 1 MiB. Past this bound the
+ * request is answered 413 (never reset) so one client cannot make the process hold unbounded memory.
+ */
+export const MAX_BODY_BYTES = 64 << 20;
 
 type Params = { proxy?: string; toxic?: string };
 type Handler = (ctx: { req: IncomingMessage; res: ServerResponse; params: Params; body: () => Promise<unknown> }) => Promise<void>;
@@ -31,7 +36,7 @@ export interface Exposition {
   text(): Promise<string>;
 }
 
-export function createApiHandler(registry: ProxyRegistry, metrics: Exposition): (req: IncomingMessage, res: ServerResponse) => void {
+export function createApiHandler(registry: ProxyRegistry, metrics: Exposition): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const routes: Route[] = [
     route('/version', {
       GET: async ({ res }) => {
@@ -59,15 +64,15 @@ export function createApiHandler(registry: ProxyRegistry, metrics: Exposition): 
           sendJson(res, 201, { proxies: proxies.map((p) => p.toJSON()) });
         } catch (err) {
           // Every populate error carries `proxies` (toxiproxy: created so far, or null), bad bodies included.
-          if (isFaultlineError(err)) return sendError(res, err, { proxies: null });
+          if (isFaultlineError(err)) return sendError(res, err, { proxies: null }, 'application/json');
           if (!(err instanceof PopulateError)) throw err;
           const created = err.created.length > 0 ? err.created.map((p) => p.toJSON()) : null;
-          sendError(res, err.error, { proxies: created });
+          sendError(res, err.error, { proxies: created }, 'application/json');
         }
       },
     }),
     route('/proxies', {
-      GET: async ({ res }) => sendJson(res, 200, registry.toJSON()),
+      GET: async ({ res }) => sendText(res, 200, listJson(registry)),
       POST: async ({ res, body }) => sendJson(res, 201, (await registry.create(await body())).toJSON()),
     }),
     route('/proxies/{proxy}', {
@@ -75,7 +80,7 @@ export function createApiHandler(registry: ProxyRegistry, metrics: Exposition): 
       POST: updateProxy,
       PATCH: updateProxy,
       DELETE: async ({ res, params }) => {
-        registry.delete(params.proxy!);
+        await registry.delete(params.proxy!);
         res.writeHead(204).end();
       },
     }),
@@ -98,9 +103,9 @@ export function createApiHandler(registry: ProxyRegistry, metrics: Exposition): 
   ];
 
   async function updateProxy({ res, params, body }: Parameters<Handler>[0]): Promise<void> {
-    const proxy = registry.get(params.proxy!);
+    registry.get(params.proxy!);
     const f = pickFields(await body(), { listen: 'string', upstream: 'string', enabled: 'boolean' });
-    await proxy.update(f as { listen?: string; upstream?: string; enabled?: boolean });
+    const proxy = await registry.update(params.proxy!, f as { listen?: string; upstream?: string; enabled?: boolean });
     sendJson(res, 200, proxy.toJSON());
   }
 
@@ -110,38 +115,41 @@ export function createApiHandler(registry: ProxyRegistry, metrics: Exposition): 
     sendJson(res, 200, toxicJson(await proxy.updateToxic(params.toxic!, await body())));
   }
 
-  return (req, res) => {
-    void dispatch(routes, req, res);
-  };
+  return (req, res) => dispatch(routes, req, res);
 }
 
 async function dispatch(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    if ((req.headers['user-agent'] ?? '').startsWith('Mozilla/')) {
-      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
-      res.end('User agent not allowed\n');
-      return;
-    }
     const path = (req.url ?? '/').split('?')[0];
     for (const r of routes) {
       const match = r.pattern.exec(path);
       if (match === null) continue;
       const handler = r.methods[req.method ?? 'GET'];
       if (handler === undefined) {
-        res.writeHead(405).end();
+        res.writeHead(405, { 'Content-Length': '0' }).end();
         return;
       }
       res.setHeader('X-Toxiproxy-Request-Id', randomBytes(10).toString('hex'));
+      // As in toxiproxy, a browser is refused only on a route and method that exist: 404 and 405 come first.
+      if ((req.headers['user-agent'] ?? '').startsWith('Mozilla/')) {
+        sendText(res, 403, 'User agent not allowed\n', 'text/plain; charset=utf-8');
+        return;
+      }
       const params: Params = {};
       r.keys.forEach((key, i) => (params[key] = decodeURIComponent(match[i + 1])));
       await handler({ req, res, params, body: () => readBody(req) });
       return;
     }
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
-    res.end('404 page not found\n');
+    sendText(res, 404, '404 page not found\n', 'text/plain; charset=utf-8');
   } catch (err) {
     sendError(res, isFaultlineError(err) ? err : new FaultlineError('INTERNAL', `internal error: ${String(err)}`));
   }
+}
+
+/** GET /proxies: names sorted by their UTF-8 bytes, as Go encodes a map ("10" before "9", which a JS object reverses). */
+function listJson(registry: ProxyRegistry): string {
+  const sorted = registry.list().sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  return `{${sorted.map((p) => `${JSON.stringify(p.name)}:${JSON.stringify(p.toJSON())}`).join(',')}}`;
 }
 
 function route(path: string, methods: Route['methods']): Route {
@@ -159,14 +167,20 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new FaultlineError('BAD_REQUEST_BODY', `bad request body: larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      // Past the limit keep reading (and dropping) to the end: answering while the client still sends would
+      // make the kernel reset the connection before the client reads the 413.
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else chunks.length = 0;
     });
     req.on('end', () => {
+      if (size > MAX_BODY_BYTES) {
+        reject(
+          new FaultlineError('BODY_TOO_LARGE', `request body too large: ${size} bytes, the limit is ${MAX_BODY_BYTES}`, {
+            hint: `send at most ${MAX_BODY_BYTES} bytes (${MAX_BODY_BYTES >> 20} MiB); split a large populate in several`,
+          }),
+        );
+        return;
+      }
       try {
         resolve(parseBody(Buffer.concat(chunks).toString('utf8')));
       } catch (err) {
@@ -177,13 +191,24 @@ function readBody(req: IncomingMessage): Promise<unknown> {
   });
 }
 
+function sendText(res: ServerResponse, status: number, text: string, contentType = 'application/json'): void {
+  const headers: Record<string, string> = { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(text)) };
+  if (contentType.startsWith('text/plain')) headers['X-Content-Type-Options'] = 'nosniff';
+  res.writeHead(status, headers);
+  res.end(text);
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(JSON.stringify(body));
+  sendText(res, status, JSON.stringify(body));
 }
 
 /** toxiproxy's error body `{"error","status"}` + newline, then faultline's `code`, `field` and `hint`. */
-function sendError(res: ServerResponse, err: FaultlineError, extra: Record<string, unknown> = {}): void {
+function sendError(
+  res: ServerResponse,
+  err: FaultlineError,
+  extra: Record<string, unknown> = {},
+  contentType = 'text/plain; charset=utf-8',
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -191,6 +216,5 @@ function sendError(res: ServerResponse, err: FaultlineError, extra: Record<strin
   const body: Record<string, unknown> = { error: err.message, status: err.status, ...extra, code: err.publicCode };
   if (err.field !== undefined) body.field = err.field;
   if (err.hint !== undefined) body.hint = err.hint;
-  res.writeHead(err.status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
-  res.end(`${JSON.stringify(body)}\n`);
+  sendText(res, err.status, `${JSON.stringify(body)}\n`, contentType);
 }

@@ -1,17 +1,37 @@
 /**
  * Prometheus metrics of a proxy server. The data path only bumps plain numbers on each Proxy; they are read
- * into prom-client at scrape time, so carrying bytes costs nothing extra. Byte counters keep toxiproxy's names
- * and labels so existing dashboards work; connection and toxic gauges are faultline's.
+ * into prom-client at scrape time, so carrying bytes costs nothing extra. Byte counters keep toxiproxy's names,
+ * labels, label order (alphabetical: direction, listener, proxy, upstream) and series order, so existing
+ * dashboards and scrapers work; connection and toxic gauges are faultline's.
+ *
+ * When the byte counters move is toxiproxy's rule: `received` when the proxy reads bytes from a direction's
+ * source, before any toxic; `sent` when it writes them to the destination, after the toxics (so a timeout toxic
+ * moves only `received`). Where the series live is ours: from the proxy's creation, at 0, until its deletion
+ * (toxiproxy shows a series from its first byte and keeps it after the proxy is gone).
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Proxy } from './proxy.ts';
 import type { ProxyRegistry } from './registry.ts';
 
-const STREAMS = ['upstream', 'downstream'] as const;
+const STREAMS = ['downstream', 'upstream'] as const;
+
+/** The byte-counter series in toxiproxy's order: by direction, then listener, proxy and upstream. */
+function byteSeries(proxies: ProxyRegistry): { labels: Record<string, string>; proxy: Proxy; direction: (typeof STREAMS)[number] }[] {
+  const key = (p: Proxy): string[] => [p.listen, p.name, p.upstream];
+  const sorted = proxies.list().sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return Buffer.compare(Buffer.from(x[i]), Buffer.from(y[i]));
+    return 0;
+  });
+  return STREAMS.flatMap((direction) =>
+    sorted.map((proxy) => ({ labels: { direction, listener: proxy.listen, proxy: proxy.name, upstream: proxy.upstream }, proxy, direction })),
+  );
+}
 
 /** `processMetrics` adds heap, GC and event-loop metrics of this process (the CLI turns it on). */
 export function createProxyMetrics(proxies: ProxyRegistry, processMetrics = false): Registry {
   const registry = new Registry();
-  const byteLabels = ['direction', 'proxy', 'listener', 'upstream'] as const;
+  const byteLabels = ['direction', 'listener', 'proxy', 'upstream'] as const;
 
   new Counter({
     name: 'toxiproxy_proxy_received_bytes_total',
@@ -20,11 +40,7 @@ export function createProxyMetrics(proxies: ProxyRegistry, processMetrics = fals
     registers: [registry],
     collect() {
       this.reset();
-      for (const p of proxies.list()) {
-        for (const direction of STREAMS) {
-          this.inc({ direction, proxy: p.name, listener: p.listen, upstream: p.upstream }, p.counters[direction].received);
-        }
-      }
+      for (const s of byteSeries(proxies)) this.inc(s.labels, s.proxy.counters[s.direction].received);
     },
   });
   new Counter({
@@ -34,11 +50,7 @@ export function createProxyMetrics(proxies: ProxyRegistry, processMetrics = fals
     registers: [registry],
     collect() {
       this.reset();
-      for (const p of proxies.list()) {
-        for (const direction of STREAMS) {
-          this.inc({ direction, proxy: p.name, listener: p.listen, upstream: p.upstream }, p.counters[direction].sent);
-        }
-      }
+      for (const s of byteSeries(proxies)) this.inc(s.labels, s.proxy.counters[s.direction].sent);
     },
   });
   new Gauge({

@@ -52,6 +52,10 @@ export class Proxy implements ConnectionHost {
   };
   connectionsTotal = 0;
   #server: Server | null = null;
+  /** A bind in flight and the stop generation it belongs to: a stop() or close() meanwhile voids it. */
+  #starting: Promise<void> | null = null;
+  #generation = 0;
+  #closed = false;
   readonly #ttlTimers = new Map<string, NodeJS.Timeout>();
 
   private constructor(options: ProxyOptions) {
@@ -90,9 +94,25 @@ export class Proxy implements ConnectionHost {
     return typeof address === 'object' && address !== null ? address.port : 0;
   }
 
-  async start(): Promise<void> {
-    if (this.#server !== null) return;
+  /**
+   * Listens on `listen` (no-op if already listening). Concurrent calls share one bind. A stop() or close() that
+   * lands while the bind is in flight wins: the fresh listener is closed at once, so no listener ever outlives
+   * the state the API shows.
+   */
+  start(): Promise<void> {
+    if (this.#closed || this.#server !== null) return Promise.resolve();
+    if (this.#starting !== null) return this.#starting;
+    const generation = this.#generation;
+    const starting = this.#bind(generation).finally(() => {
+      if (this.#starting === starting) this.#starting = null;
+    });
+    this.#starting = starting;
+    return starting;
+  }
+
+  async #bind(generation: number): Promise<void> {
     const { host, port } = await resolveListen(this.listen);
+    if (this.#closed || generation !== this.#generation) return;
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => this.#accept(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -101,14 +121,20 @@ export class Proxy implements ConnectionHost {
       });
       server.listen({ host, port }, () => resolve());
     });
+    if (this.#closed || generation !== this.#generation) {
+      server.close();
+      return;
+    }
     server.on('error', () => {}); // after a successful bind, accept errors (EMFILE) are per client
     const address = server.address();
     if (typeof address === 'object' && address !== null) this.listen = formatHostPort(address.address, address.port);
     this.#server = server;
   }
 
-  /** Stops listening and drops every live connection; toxics stay. */
+  /** Stops listening (voiding a bind in flight) and drops every live connection; toxics stay. */
   stop(): void {
+    this.#generation++;
+    this.#starting = null;
     const server = this.#server;
     this.#server = null;
     server?.close();
@@ -118,7 +144,8 @@ export class Proxy implements ConnectionHost {
   /**
    * Changes listen, upstream or enabled; fields left out keep their values. A changed address (compared after
    * resolution, so `localhost:N` equals `127.0.0.1:N`) restarts the proxy and drops its connections. If the new
-   * address cannot be bound the proxy is left disabled and LISTEN_FAILED is thrown.
+   * address cannot be bound the proxy is left disabled and LISTEN_FAILED is thrown. Callers serialize updates
+   * (ProxyRegistry.update does); a close() meanwhile still wins.
    */
   async update(change: { listen?: string; upstream?: string; enabled?: boolean }): Promise<void> {
     const listen = change.listen ?? this.listen;
@@ -132,6 +159,8 @@ export class Proxy implements ConnectionHost {
       this.stop();
       this.listen = listen;
       this.upstream = upstream;
+      // The byte counters are exported under listener and upstream labels: a new pair is a new series from 0.
+      for (const c of Object.values(this.counters)) c.received = c.sent = 0;
     }
     if (enabled) await this.start();
     else this.stop();
@@ -164,8 +193,9 @@ export class Proxy implements ConnectionHost {
     await Promise.all(this.toxics.list().map((t) => this.removeToxic(t.name)));
   }
 
-  /** Stops the proxy for good: listener, connections and TTL timers. */
+  /** Stops the proxy for good: listener (and any bind in flight), connections and TTL timers. */
   close(): void {
+    this.#closed = true;
     for (const timer of this.#ttlTimers.values()) clearTimeout(timer);
     this.#ttlTimers.clear();
     this.stop();

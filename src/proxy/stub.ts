@@ -132,6 +132,29 @@ export class Stub<A = Record<string, number>, S = unknown> implements Stage {
     });
   }
 
+  /**
+   * Like sleepUntil, but exact and never synchronous: resolves true on a later event-loop turn once now() ≥ due,
+   * so whatever the toxic sent before has been written to the socket on its own (a segment of its own with
+   * TCP_NODELAY) before the next send. Sub-millisecond waits spin on setImmediate; false at once on interrupt.
+   */
+  pauseUntil(due: number): Promise<boolean> {
+    if (this.#interrupted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        const left = due - now();
+        if (left > 1) {
+          this.#sleeper = { timer: setTimeout(finish, Math.min(Math.floor(left), 2 ** 31 - 1)), resolve };
+        } else if (left > 0) {
+          this.#sleeper = { timer: setImmediate(finish), resolve };
+        } else {
+          this.#sleeper = null;
+          resolve(true);
+        }
+      };
+      this.#sleeper = { timer: setImmediate(finish), resolve };
+    });
+  }
+
   /** Runs `fn` after `ms` unless the stub is interrupted or the link ends first. */
   after(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {

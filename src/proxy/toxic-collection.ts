@@ -12,6 +12,8 @@ export interface ToxicRecord {
   readonly name: string;
   readonly type: string;
   readonly stream: Stream;
+  /** The stream as the client spelled it (`UpStream`); toxiproxy shows it back that way, so we do too. */
+  readonly streamAsSent: string;
   readonly toxicity: number;
   readonly attributes: Readonly<Record<string, number>>;
   readonly def: ToxicDefinition;
@@ -25,7 +27,7 @@ export function toxicJson(t: ToxicRecord): Record<string, unknown> {
     attributes: { ...t.attributes },
     name: t.name,
     type: t.type,
-    stream: t.stream,
+    stream: t.streamAsSent,
     toxicity: t.toxicity,
   };
   if (t.ttl_s !== undefined) json.ttl_s = t.ttl_s;
@@ -75,7 +77,9 @@ export class ToxicCollection {
     const type = f.type as string | undefined;
     const def = type === undefined ? undefined : TOXICS.get(type);
     if (def === undefined) throw new FaultlineError('INVALID_TOXIC_TYPE', undefined, { field: `${where}type` });
-    const name = (f.name as string | undefined) ?? `${type}_${rawStream}`;
+    // The official Go client and toxiproxy-cli send `"name": ""` for an unnamed toxic: both mean the default.
+    const sentName = f.name as string | undefined;
+    const name = sentName === undefined || sentName === '' ? `${type}_${rawStream}` : sentName;
     if (this.#byName.has(name)) throw new FaultlineError('TOXIC_EXISTS');
     const issues: Issue[] = [];
     const { attrs, issues: attrIssues } = parseAttributes(def, f.attributes);
@@ -83,7 +87,16 @@ export class ToxicCollection {
     const toxicity = checkToxicity(f.toxicity, 1, issues);
     const ttl = checkTtl(f.ttl_s, undefined, issues);
     throwIfIssues(issues, where);
-    return { name, type: def.type, stream, toxicity, attributes: attrs, def, ...(ttl === undefined ? {} : { ttl_s: ttl }) };
+    return {
+      name,
+      type: def.type,
+      stream,
+      streamAsSent: rawStream,
+      toxicity,
+      attributes: attrs,
+      def,
+      ...(ttl === undefined ? {} : { ttl_s: ttl }),
+    };
   }
 
   /**

@@ -75,10 +75,24 @@ export function parseAttributes(
   const issues: Issue[] = [];
   const attrs: Record<string, number> = {};
   for (const [key, spec] of Object.entries(def.attributes)) attrs[key] = base?.[key] ?? spec.default;
-  if (raw === undefined || raw === null) return { attrs, issues };
+  if (raw !== undefined && raw !== null) parseGiven(def, raw, attrs, issues);
+  // A default outside its own range (slicer's average_size: 0) makes the attribute required: toxiproxy takes
+  // the 0 and its slicer then recurses until the whole server dies of a stack overflow.
+  for (const [key, spec] of Object.entries(def.attributes)) {
+    const value = attrs[key];
+    if (issues.some((i) => i.path === `attributes.${key}`)) continue;
+    if (value < spec.min || value > spec.max) {
+      issues.push({ path: `attributes.${key}`, message: `required for ${def.type}: must be in ${describeRange(spec)}` });
+    }
+  }
+  if (issues.length === 0 && def.check) issues.push(...def.check(attrs as never));
+  return { attrs, issues };
+}
+
+function parseGiven(def: ToxicDefinition, raw: unknown, attrs: Record<string, number>, issues: Issue[]): void {
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     issues.push({ path: 'attributes', message: 'must be an object' });
-    return { attrs, issues };
+    return;
   }
   const byLower = new Map(Object.keys(def.attributes).map((k) => [k.toLowerCase(), k]));
   for (const [rawKey, value] of Object.entries(raw as Record<string, unknown>)) {
@@ -108,8 +122,6 @@ export function parseAttributes(
     }
     attrs[key] = value;
   }
-  if (issues.length === 0 && def.check) issues.push(...def.check(attrs as never));
-  return { attrs, issues };
 }
 
 export function describeRange(spec: AttributeSpec): string {

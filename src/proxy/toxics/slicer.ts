@@ -1,7 +1,9 @@
 /**
  * slicer: cuts each chunk into pieces of about `average_size` ± `size_variation` bytes with `delay` µs between
- * them (exercises a peer's framing code). Delays are kept on an absolute schedule, so sub-millisecond gaps add
- * up to the right total instead of each rounding up to a whole timer tick.
+ * them (exercises a peer's framing code). Each piece is its own socket write; with a delay, the next piece waits,
+ * on a later event-loop turn, until `delay` has passed since that write (with `delay: 0` they go out back to
+ * back). So at 10 µs a 64 KiB write reaches the peer as 64 separate 1 KiB segments with the gap between, not as
+ * the few coalesced reads an absolute schedule that catches up in bursts gives.
  */
 import { now } from '../../core/clock.ts';
 import { isMarker } from '../chunk.ts';
@@ -12,7 +14,7 @@ export const slicer = defineToxic({
   type: 'slicer',
   summary: 'slices data into small pieces with a delay between them',
   attributes: {
-    average_size: int('bytes', 'mean size of a slice (toxiproxy loops forever on 0; here it is refused)', 1, 1 << 30),
+    average_size: int('bytes', 'mean size of a slice; required (toxiproxy takes 0 and dies of a stack overflow)', 1, 1 << 30),
     size_variation: int('bytes', 'slices vary uniformly by ± this much; must be below average_size', 0, 1 << 30),
     delay: int('µs', 'pause between two slices', 0, 60_000_000),
   },
@@ -27,15 +29,14 @@ export const slicer = defineToxic({
       if (isMarker(item)) return stub.end(item);
       const { average_size: avg, size_variation: spread, delay } = stub.attrs;
       let data = item.data;
-      let due = now();
       while (data.length > 0) {
         const size = Math.max(1, avg + Math.floor((Math.random() * 2 - 1) * spread));
         const piece = data.subarray(0, size);
         data = data.subarray(piece.length);
         stub.send({ data: piece, t: item.t });
-        if (data.length === 0) break;
-        due += delay / 1000;
-        if (!(await stub.sleepUntil(due))) {
+        if (data.length === 0 || delay === 0) continue;
+        // From the moment this piece was written, not from the chunk's start: the gap is what the peer sees.
+        if (!(await stub.pauseUntil(now() + delay / 1000))) {
           stub.send({ data, t: item.t });
           return;
         }
