@@ -5,8 +5,7 @@
  */
 import type { Command } from 'commander';
 import { EXIT } from '../core/exit.ts';
-import { findBreakpoint, parseSlo, type BreakpointResult, type StepResult } from '../load/breakpoint.ts';
-import { parseDuration, parseNumber } from '../core/units.ts';
+import type { BreakpointResult, StepResult } from '../load/breakpoint.ts';
 import { addCommonFlags, commonOptions, onInterrupt, type CommonFlags } from './load.ts';
 import { FaultlineError } from '../core/errors.ts';
 
@@ -63,6 +62,7 @@ Examples:
   faultline breakpoint --target http://127.0.0.1:8080 --start 1000 --step 1000 --step-duration 5s --max 30000 --json`,
     )
     .action(async (f: BreakpointFlags) => {
+      const [{ findBreakpoint, parseSlo }, { parseDuration, parseNumber }] = await Promise.all([import('../load/breakpoint.ts'), import('../core/units.ts')]);
       const slo = parseSlo(f.slo, '--slo');
       const start = parseNumber(f.start, '--start', { min: 0.001, max: 10_000_000 });
       const step = parseNumber(f.step, '--step', { min: 0.001, max: 10_000_000 });

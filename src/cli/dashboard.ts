@@ -5,9 +5,7 @@
  * dir can already inject faults, so printing the token here gives no one anything new.
  */
 import type { Command } from 'commander';
-import { chaosToken } from '../controller/token.ts';
 import { FaultlineError } from '../core/errors.ts';
-import { labStatus } from '../supervisor/control.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 
 export function registerDashboard(program: Command): void {
@@ -16,7 +14,8 @@ export function registerDashboard(program: Command): void {
     .description('Print the live dashboard URL, signed in (the token rides in the #fragment, never sent to the server).')
     .option('--state-dir <dir>', 'the lab state dir', DEFAULT_STATE_DIR)
     .option('--read-only', 'print the URL without the token (panels only; inject/halt stay disabled)')
-    .action((opts: { stateDir: string; readOnly?: boolean }) => {
+    .action(async (opts: { stateDir: string; readOnly?: boolean }) => {
+      const [{ chaosToken }, { labStatus }] = await Promise.all([import('../controller/token.ts'), import('../supervisor/control.ts')]);
       const status = labStatus(opts.stateDir);
       if (!status.running || status.controller_url === null) {
         throw new FaultlineError('LAB_NOT_RUNNING', `no running lab in ${status.state_dir} (phase: ${status.phase})`);

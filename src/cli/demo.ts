@@ -7,10 +7,8 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { EXIT } from '../core/exit.ts';
-import { runDemo } from '../demo/demo.ts';
-import { runProxyTour, type TourStep } from '../demo/proxy-tour.ts';
+import type { TourStep } from '../demo/proxy-tour.ts';
 import type { DemoSummary } from '../demo/report.ts';
-import { onInterrupt } from './load.ts';
 import { parsePort } from './options.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -44,6 +42,7 @@ export function registerDemo(program: Command): void {
     .addHelpText('after', '\nAll traffic stays on loopback. Ctrl-C reverts every fault and stops the lab (exit 130).')
     .action(async (opts: DemoFlags) => {
       if (opts.proxyTour) return proxyTour(opts);
+      const [{ runDemo }, { onInterrupt }] = await Promise.all([import('../demo/demo.ts'), import('./load.ts')]);
       const ctrl = new AbortController();
       const signals = onInterrupt(() => ctrl.abort());
       const hangup = (): void => ctrl.abort();
@@ -78,6 +77,7 @@ async function proxyTour(opts: DemoFlags): Promise<void> {
   const progress = (step: TourStep, i: number, total: number): void => {
     if (!opts.json) process.stderr.write(`[${i + 1}/${total}] ${step.fault}: p50 ${fmt(step.p50_ms)} ms, ${step.outcome}\n`);
   };
+  const { runProxyTour } = await import('../demo/proxy-tour.ts');
   const steps = await runProxyTour({ roundTrips: opts.roundTrips, onStep: progress });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ steps }, null, 2)}\n`);

@@ -1,7 +1,6 @@
 /** `faultline doctor [--json]`: every fault type with its family, mechanism and whether this machine supports it. Exit 0 if all are, 3 if not. */
 import type { Command } from 'commander';
 import { EXIT } from '../core/exit.ts';
-import { doctor } from '../faults/doctor.ts';
 
 export function registerDoctor(program: Command): void {
   program
@@ -9,6 +8,7 @@ export function registerDoctor(program: Command): void {
     .description('Say which fault types this machine supports, and why not.')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { json?: boolean }) => {
+      const { doctor } = await import('../faults/doctor.ts');
       const report = await doctor();
       if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else {

@@ -1,6 +1,5 @@
 /** `faultline down`: stops the lab and everything it left running, even after its controller was killed. */
 import type { Command } from 'commander';
-import { stopLab } from '../supervisor/control.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 
 export function registerDown(program: Command): void {
@@ -9,6 +8,7 @@ export function registerDown(program: Command): void {
     .description('Stop the lab (reverse order; SIGKILL after a grace period); safe to run when nothing runs.')
     .option('--state-dir <dir>', 'the lab state dir', DEFAULT_STATE_DIR)
     .action(async (opts: { stateDir: string }) => {
+      const { stopLab } = await import('../supervisor/control.ts');
       const log = (line: string): void => void process.stdout.write(`${line}\n`);
       const result = await stopLab(opts.stateDir, log);
       if (result.controller === 'not running' && result.leftovers === 0) log('lab not running; nothing to stop');

@@ -7,7 +7,7 @@ export function registerFaults(program: Command): void {
     .description('List active and recent faults.')
     .option('--json', 'print them as JSON')
     .action(async (opts: LabTargetOptions & { json?: boolean }) => {
-      const faults = await chaosClient(opts).list();
+      const faults = await (await chaosClient(opts)).list();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(faults)}\n`);
         return;

@@ -1,4 +1,10 @@
-/** Every CLI command, one file each; adding a command = one file + one line here. */
+/**
+ * Every CLI command, one file each; adding a command = one file + one line here.
+ *
+ * Start-up loads every file listed here, so a command's file only *defines* it (options, help) with
+ * commander, constants and types; its action `await import()`s what does the work. `faultline --version` then
+ * loads no fault kind, no load engine, no lab. (run.ts, load.ts and report.ts still import their work up front.)
+ */
 import type { Command } from 'commander';
 import { registerDown } from './down.ts';
 import { registerDoctor } from './doctor.ts';
@@ -16,6 +22,8 @@ import { registerToxics } from './toxics.ts';
 import { registerRun } from './run.ts';
 import { registerReport } from './report.ts';
 import { registerDashboard } from './dashboard.ts';
+import { registerInit } from './init.ts';
+import { registerSchema } from './schema.ts';
 
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDemo,
@@ -34,4 +42,6 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerRun,
   registerReport,
   registerDashboard,
+  registerInit,
+  registerSchema,
 ];

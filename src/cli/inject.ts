@@ -1,14 +1,13 @@
 /** `faultline inject TYPE TARGET [key=value…]`: injects one fault through the running controller. */
 import type { Command } from 'commander';
 import { FaultlineError } from '../core/errors.ts';
-import { FAULT_TYPES } from '../faults/registry.ts';
-import { parseDuration } from '../core/units.ts';
+import { beforeUse } from './before-use.ts';
 import { chaosClient, withLabTarget, type LabTargetOptions } from './lab-options.ts';
 
 export function registerInject(program: Command): void {
-  withLabTarget(program.command('inject'))
+  const inject = withLabTarget(program.command('inject'))
     .description('Inject a fault into a target (a lab service or a registered target).')
-    .argument('<type>', `fault type: ${[...FAULT_TYPES.keys()].join(', ')}`)
+    .argument('<type>', 'fault type (`faultline doctor` lists them)')
     .argument('<target>', 'target name, e.g. payments, orders-2, postgres-primary')
     .argument('[params...]', 'fault parameters as key=value (numbers and true/false are typed)')
     .option('--duration <duration>', 'how long the fault lives (TTL), e.g. 30s, 5m; default 10m')
@@ -24,9 +23,10 @@ Examples:
 Revert with \`faultline revert ID\` (or \`--all\`); the TTL reverts it in any case.`,
     )
     .action(async (type: string, target: string, pairs: string[], opts: LabTargetOptions & { duration?: string; concurrent?: boolean; json?: boolean }) => {
+      const { parseDuration } = await import('../core/units.ts');
       const params = parsePairs(pairs);
       const duration_s = opts.duration === undefined ? undefined : parseDuration(opts.duration, '--duration') / 1000;
-      const fault = await chaosClient(opts).inject({ type, target, params, duration_s, concurrent: opts.concurrent });
+      const fault = await (await chaosClient(opts)).inject({ type, target, params, duration_s, concurrent: opts.concurrent });
       if (opts.json) process.stdout.write(`${JSON.stringify(fault)}\n`);
       else {
         process.stdout.write(
@@ -34,6 +34,11 @@ Revert with \`faultline revert ID\` (or \`--all\`); the TTL reverts it in any ca
         );
       }
     });
+  // The fault registry loads every fault kind (and pg, undici, yaml…): for `inject` itself only, not at start-up.
+  beforeUse(inject, async () => {
+    const { FAULT_TYPES } = await import('../faults/registry.ts');
+    inject.registeredArguments[0].description = `fault type: ${[...FAULT_TYPES.keys()].join(', ')}`;
+  });
 }
 
 function parsePairs(pairs: string[]): Record<string, unknown> {

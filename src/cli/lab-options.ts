@@ -1,9 +1,7 @@
 /** Options every command that talks to a running lab shares: where its state is, or its controller's URL. */
 import type { Command } from 'commander';
-import { ChaosClient } from '../controller/client.ts';
-import { chaosToken } from '../controller/token.ts';
+import type { ChaosClient } from '../controller/client.ts';
 import { FaultlineError } from '../core/errors.ts';
-import { labStatus } from '../supervisor/control.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 
 export interface LabTargetOptions {
@@ -18,8 +16,10 @@ export function withLabTarget(command: Command): Command {
 }
 
 /** A chaos client for the running lab (or --url); LAB_NOT_RUNNING when there is none. */
-export function chaosClient(opts: LabTargetOptions): ChaosClient {
+export async function chaosClient(opts: LabTargetOptions): Promise<ChaosClient> {
+  const { ChaosClient } = await import('../controller/client.ts');
   if (opts.url) return new ChaosClient(opts.url.replace(/\/$/, ''));
+  const [{ chaosToken }, { labStatus }] = await Promise.all([import('../controller/token.ts'), import('../supervisor/control.ts')]);
   const status = labStatus(opts.stateDir);
   if (!status.running || !status.controller_url) {
     throw new FaultlineError('LAB_NOT_RUNNING', `no running lab in ${status.state_dir} (phase: ${status.phase})`);

@@ -1,11 +1,13 @@
 /**
  * The CLI root: builds the commander program from one file per command (listed in ./index.ts), maps errors to
  * the documented exit codes and prints them as `error [FL_CODE]: message` plus a hint. No logic lives here.
+ * bin/faultline runs it built (dist/esm/cli.mjs, by scripts/build.ts) or from the sources through tsx.
  */
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../core/version.ts';
 import { EXIT, exitCodeFor } from '../core/exit.ts';
 import { isFaultlineError } from '../core/errors.ts';
+import { prepare } from './before-use.ts';
 import { COMMANDS } from './index.ts';
 
 export function buildProgram(): Command {
@@ -15,6 +17,19 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const register of COMMANDS) register(program);
+  program.hook('preSubcommand', (_program, command) => prepare(command));
+  // commander's own `help X` prints X's help without its hooks; this one is the same command, prepared first.
+  program
+    .command('help')
+    .argument('[command]')
+    .description('display help for command')
+    .helpOption(false)
+    .action(async (name?: string) => {
+      const command = name === undefined ? undefined : program.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      if (command === undefined) return program.help({ error: name !== undefined });
+      await prepare(command);
+      command.help();
+    });
   return program;
 }
 

@@ -1,6 +1,5 @@
 /** `faultline proxy`: runs the toxiproxy-compatible proxy server in the foreground until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
-import { startProxyServer } from '../proxy/server.ts';
 import { parsePort } from './options.ts';
 
 export function registerProxy(program: Command): void {
@@ -24,6 +23,7 @@ Examples:
   curl -s -XPOST localhost:8474/proxies -d '{"name":"redis","listen":"127.0.0.1:26379","upstream":"127.0.0.1:6379"}'`,
     )
     .action(async (opts: { host: string; port: number; config?: string; json?: boolean }) => {
+      const { startProxyServer } = await import('../proxy/server.ts');
       const server = await startProxyServer({ host: opts.host, port: opts.port, configFile: opts.config });
       const proxies = server.registry.list().length;
       if (opts.json) process.stdout.write(`${JSON.stringify({ url: server.url, proxies })}\n`);

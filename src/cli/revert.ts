@@ -12,7 +12,7 @@ export function registerRevert(program: Command): void {
     .action(async (id: string | undefined, opts: LabTargetOptions & { all?: boolean; json?: boolean }) => {
       if (!id && !opts.all) throw new FaultlineError('INVALID_INPUT', 'give a fault id or --all', { field: 'id' });
       if (id && opts.all) throw new FaultlineError('INVALID_INPUT', 'give either a fault id or --all, not both', { field: 'id' });
-      const client = chaosClient(opts);
+      const client = await chaosClient(opts);
       if (opts.all) {
         const result = await client.halt();
         if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);

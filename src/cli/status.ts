@@ -1,12 +1,11 @@
 /** `faultline status`: the lab's phase and every service's state, pid, ports and restarts. */
 import type { Command } from 'commander';
 import { EXIT } from '../core/exit.ts';
-import { labStatus } from '../supervisor/control.ts';
+import type { LabStatus } from '../supervisor/control.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 
-/** Prints the status table; returns whether the lab is running. */
-export function printStatus(stateDir: string): boolean {
-  const status = labStatus(stateDir);
+/** Prints the status table (`labStatus(stateDir)`'s); returns whether the lab is running. */
+export function printStatus(status: LabStatus): boolean {
   const out: string[] = [];
   out.push(`lab: ${status.phase}${status.controller_pid ? ` (controller pid ${status.controller_pid}, ${status.controller_url})` : ''}`);
   out.push(`watchdog: ${status.watchdog_pid ? `pid ${status.watchdog_pid} (reverts every fault and restarts the controller if it dies)` : 'none'}`);
@@ -29,13 +28,11 @@ export function registerStatus(program: Command): void {
     .description('Show the lab: phase, and per service state, pid, ports, restarts (exit 4 when not running).')
     .option('--state-dir <dir>', 'the lab state dir', DEFAULT_STATE_DIR)
     .option('--json', 'print JSON')
-    .action((opts: { stateDir: string; json?: boolean }) => {
-      let running: boolean;
-      if (opts.json) {
-        const status = labStatus(opts.stateDir);
-        process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-        running = status.running;
-      } else running = printStatus(opts.stateDir);
-      if (!running) process.exitCode = EXIT.RUNTIME;
+    .action(async (opts: { stateDir: string; json?: boolean }) => {
+      const { labStatus } = await import('../supervisor/control.ts');
+      const status = labStatus(opts.stateDir);
+      if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      else printStatus(status);
+      if (!status.running) process.exitCode = EXIT.RUNTIME;
     });
 }

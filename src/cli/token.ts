@@ -1,6 +1,5 @@
 /** `faultline token`: prints a bearer token the running lab's api accepts. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { labToken } from '../supervisor/token.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 
 function parseTtl(value: string): number {
@@ -16,7 +15,8 @@ export function registerToken(program: Command): void {
     .option('--state-dir <dir>', 'the lab state dir', DEFAULT_STATE_DIR)
     .option('--ttl-s <seconds>', 'validity in seconds', parseTtl, 3600)
     .option('--sub <subject>', 'the token subject', 'faultline')
-    .action((opts: { stateDir: string; ttlS: number; sub: string }) => {
+    .action(async (opts: { stateDir: string; ttlS: number; sub: string }) => {
+      const { labToken } = await import('../supervisor/token.ts');
       process.stdout.write(`${labToken(opts.stateDir, opts.ttlS, opts.sub)}\n`);
     });
 }

@@ -1,14 +1,13 @@
 /** `faultline toxics`: the catalog of toxics the proxy knows, with each attribute's unit, range and default. */
 import type { Command } from 'commander';
-import { describeRange } from '../proxy/toxic.ts';
-import { TOXICS } from '../proxy/toxics/index.ts';
 
 export function registerToxics(program: Command): void {
   program
     .command('toxics')
     .description('List the toxics the proxy supports and their attributes.')
     .option('--json', 'print the catalog as JSON')
-    .action((opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean }) => {
+      const [{ describeRange }, { TOXICS }] = await Promise.all([import('../proxy/toxic.ts'), import('../proxy/toxics/index.ts')]);
       const catalog = [...TOXICS.values()].map((def) => ({
         type: def.type,
         summary: def.summary,

@@ -1,10 +1,7 @@
 /** `faultline up`: starts the lab (foreground until Ctrl-C, or `--detach`ed and back once healthy). */
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-// The block's schema lives with the lab services that apply it (the lab imports nothing from src, not the reverse).
-import { MitigationsError, parseMitigations, PRESETS } from '../../lab/common/mitigations.ts';
-import { runForeground, startDetached } from '../supervisor/daemon.ts';
+import type { Command } from 'commander';
+import { FaultlineError } from '../core/errors.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 import { parsePort } from './options.ts';
 import { printStatus } from './status.ts';
@@ -17,8 +14,10 @@ export function registerUp(program: Command): void {
     .option('--base-port <port>', 'base of every lab port (default: last used, else 27000)', parsePort)
     .option('--detach', 'run the controller in the background; return once the lab is healthy')
     .option('--json', 'with --detach: print the status as JSON')
-    .option('--mitigations <none|all|file>', 'lab mitigations: a preset, a YAML/JSON file (a block, or an experiment with `mitigations:`), or inline JSON', parseMitigationsOption)
+    // Validated first thing in the action (its parser loads yaml and the lab's schema: not at start-up).
+    .option('--mitigations <none|all|file>', 'lab mitigations: a preset, a YAML/JSON file (a block, or an experiment with `mitigations:`), or inline JSON')
     .option('--adopt', 'take over services a dead controller left running (alive and healthy) instead of restarting them')
+    .option('--system <file>', 'the system file to run (default: the one this state dir ran last, else ./faultline.yaml, else the built-in lab)')
     .addHelpText(
       'after',
       `
@@ -33,42 +32,49 @@ Examples:
   faultline up --detach --mitigations all          # the protected lab ("after"); default none ("before")
   faultline up --detach --mitigations '{"preset":"none","bulkheads":true}'`,
     )
-    .action(async (opts: { stateDir: string; basePort?: number; detach?: boolean; json?: boolean; mitigations?: string; adopt?: boolean }) => {
+    .action(async (opts: { stateDir: string; basePort?: number; detach?: boolean; json?: boolean; mitigations?: string; adopt?: boolean; system?: string }) => {
+      const mitigations = opts.mitigations === undefined ? undefined : await parseMitigationsOption(opts.mitigations);
+      const { runForeground, startDetached } = await import('../supervisor/daemon.ts');
       if (!opts.detach) {
-        await runForeground({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations: opts.mitigations, adopt: opts.adopt });
+        await runForeground({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations, adopt: opts.adopt, system: opts.system });
         return;
       }
-      const status = await startDetached({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations: opts.mitigations, adopt: opts.adopt });
+      const status = await startDetached({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations, adopt: opts.adopt, system: opts.system });
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else {
         process.stdout.write(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s (controller pid ${status.controller_pid})\n`);
-        printStatus(opts.stateDir);
+        const { labStatus } = await import('../supervisor/control.ts');
+        printStatus(labStatus(opts.stateDir));
       }
     });
 }
 
 /**
  * `--mitigations`: a preset name, inline JSON, or a YAML/JSON file holding a block (or an experiment whose
- * `mitigations:` key holds it). Validated here, so a bad block fails before anything starts; passed on as
- * the preset name or compact JSON (what the services read from LAB_MITIGATIONS).
+ * `mitigations:` key holds it). Validated before anything starts (INVALID_INPUT, exit 2); passed on as the
+ * preset name or compact JSON (what the services read from LAB_MITIGATIONS).
  */
-export function parseMitigationsOption(value: string): string {
+export async function parseMitigationsOption(value: string): Promise<string> {
+  // The block's schema lives with the lab services that apply it (the lab imports nothing from src, not the reverse).
+  const { MitigationsError, parseMitigations, PRESETS } = await import('../../lab/common/mitigations.ts');
   if ((PRESETS as readonly string[]).includes(value)) return value;
+  const invalid = (why: string): FaultlineError => new FaultlineError('INVALID_INPUT', `--mitigations: ${why}`, { field: '--mitigations' });
   let block: unknown;
   try {
     if (value.trim().startsWith('{')) block = JSON.parse(value);
     else {
+      const { parse: parseYaml } = await import('yaml');
       const doc: unknown = parseYaml(readFileSync(value, 'utf8'));
       const inner = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>).mitigations : undefined;
       block = inner ?? doc;
     }
   } catch (err) {
-    throw new InvalidArgumentError(`expected ${PRESETS.join(', ')}, inline JSON or a readable YAML/JSON file (${(err as Error).message})`);
+    throw invalid(`expected ${PRESETS.join(', ')}, inline JSON or a readable YAML/JSON file (${(err as Error).message})`);
   }
   try {
     parseMitigations(block);
   } catch (err) {
-    if (err instanceof MitigationsError) throw new InvalidArgumentError(err.message);
+    if (err instanceof MitigationsError) throw invalid(err.message);
     throw err;
   }
   return typeof block === 'string' ? block : JSON.stringify(block);

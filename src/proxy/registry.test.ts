@@ -178,7 +178,7 @@ describe('registry atomicity', { skip }, () => {
         for (const n of names) await call(server, 'DELETE', `/proxies/${n}`);
         assert.deepEqual(await proxyListeners(server), []);
       }),
-      { seed: 20_2016, numRuns: 40 },
+      { seed: 20_2016, numRuns: Number(process.env.FAULTLINE_FUZZ_RUNS ?? 40) },
     );
     t.diagnostic(`${statuses} API calls checked`);
   });
