@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { Collector } from './collector.ts';
+import { Collector, slosFromEndpoints } from './collector.ts';
 
 /** A fake api /metrics: every scrape, 10 more POST /orders, all in the 0.5 s bucket, and one 503. */
 function fakeApi(): { url: Promise<string>; close: () => void } {
@@ -27,7 +27,15 @@ function fakeApi(): { url: Promise<string>; close: () => void } {
 
 test('each round becomes panel series and endpoint SLO status', async () => {
   const api = fakeApi();
-  const collector = new Collector({ targets: [{ service: 'api', url: await api.url }, { service: 'gone', url: 'http://127.0.0.1:9/metrics' }], interval_ms: 250 });
+  // The SLO table as a system file declares it (the lab's entry endpoints).
+  const slos = slosFromEndpoints({
+    create_order: { method: 'POST', path: '/orders', slo: { latency_p99_ms: 250, error_rate: 0.001 } },
+    get_order: { method: 'GET', path: '/orders/:id', slo: { availability: 0.999 } },
+  });
+  assert.equal(slos[1].endpoint, 'GET /orders/:id');
+  assert.ok(Math.abs(slos[1].max_error_ratio - 0.001) < 1e-12, 'availability 99.9 % = at most 0.1 % errors');
+  assert.equal(slos[1].max_p99_ms, undefined);
+  const collector = new Collector({ targets: [{ service: 'api', url: await api.url }, { service: 'gone', url: 'http://127.0.0.1:9/metrics' }], interval_ms: 250, edge: 'api', slos });
   try {
     collector.start();
     const deadline = Date.now() + 5000;

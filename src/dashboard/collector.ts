@@ -33,11 +33,23 @@ export interface EndpointSlo {
   max_p99_ms?: number;
 }
 
-export const LAB_SLOS: readonly EndpointSlo[] = [
-  { endpoint: 'POST /orders', method: 'POST', route: '/orders', max_error_ratio: 0.001, max_p99_ms: 250 },
-  // Read availability ≥ 99.9 % is the same bound as a 0.1 % error ratio.
-  { endpoint: 'GET /orders/:id', method: 'GET', route: '/orders/:id', max_error_ratio: 0.001 },
-];
+/**
+ * The SLO table of a system's entry endpoints as the dashboard judges them (from its system file's
+ * `entry.endpoints`): availability ≥ x is the same bound as an error ratio ≤ 1 − x.
+ * @example slosFromEndpoints({ get_order: { method: 'GET', path: '/orders/:id', slo: { availability: 0.999 } } })
+ */
+export function slosFromEndpoints(endpoints: Record<string, { method: string; path: string; slo: { latency_p99_ms?: number; error_rate?: number; availability?: number } }>): EndpointSlo[] {
+  return Object.values(endpoints).map((e) => {
+    const bounds = [e.slo.error_rate, e.slo.availability === undefined ? undefined : 1 - e.slo.availability].filter((x): x is number => x !== undefined);
+    return {
+      endpoint: `${e.method} ${e.path}`,
+      method: e.method,
+      route: e.path,
+      max_error_ratio: bounds.length > 0 ? Math.min(...bounds) : 1,
+      ...(e.slo.latency_p99_ms !== undefined ? { max_p99_ms: e.slo.latency_p99_ms } : {}),
+    };
+  });
+}
 
 export interface SloStatus {
   endpoint: string;
@@ -54,8 +66,10 @@ export interface SloStatus {
 export interface CollectorOptions {
   /** Services to scrape (loopback /metrics URLs). */
   targets: readonly ScrapeTarget[];
-  /** The service whose routes carry the endpoint SLOs (the lab: api). */
+  /** The service whose routes carry the endpoint SLOs (the system's entry). */
   edge?: string;
+  /** The entry endpoints' SLOs (slosFromEndpoints); none: no endpoint panels. */
+  slos?: readonly EndpointSlo[];
   interval_ms?: number;
   /** Rounds kept; default an hour at the interval. */
   capacity?: number;
@@ -73,6 +87,7 @@ export class Collector {
   readonly #scraper: Scraper;
   readonly #services: string[];
   readonly #edge: string;
+  readonly #slos: readonly EndpointSlo[];
   /** How many points each raw series keeps: enough for the SLO window plus one at its start. */
   readonly #keep: number;
   #slo: SloStatus[] = [];
@@ -82,7 +97,8 @@ export class Collector {
     this.intervalMs = Math.max(250, options.interval_ms ?? 1000);
     this.ring = new Ring(options.capacity ?? Math.ceil(3_600_000 / this.intervalMs));
     this.#services = options.targets.map((t) => t.service);
-    this.#edge = options.edge ?? 'api';
+    this.#edge = options.edge ?? '';
+    this.#slos = options.slos ?? [];
     this.#keep = Math.ceil(SLO_WINDOW_MS / this.intervalMs) + 2;
     this.#scraper = new Scraper({ targets: options.targets, store: this.#store, interval_ms: this.intervalMs, onRound: (t) => this.#round(t) });
   }
@@ -109,7 +125,7 @@ export class Collector {
     const values = new Map<string, number>();
     const t0 = t - RATE_WINDOW_MS;
     for (const service of this.#services) this.#deriveService(service, t0, t, values);
-    this.#slo = LAB_SLOS.map((slo) => this.#judge(slo, t));
+    this.#slo = this.#slos.map((slo) => this.#judge(slo, t));
     for (const s of this.#slo) {
       // The write-path panels sit above the per-service ones; the same numbers, kept for an hour.
       const w = this.#endpointWindow(s.endpoint, t0, t);
@@ -180,7 +196,7 @@ export class Collector {
   }
 
   #endpointWindow(endpoint: string, t0: number, t: number): { rps: number; error_ratio: number; p99_ms: number } {
-    const slo = LAB_SLOS.find((s) => s.endpoint === endpoint)!;
+    const slo = this.#slos.find((s) => s.endpoint === endpoint)!;
     const match: LabelMatch = { service: this.#edge, route: slo.route, method: slo.method };
     const total = sumIncrease(this.#store, 'lab_http_request_duration_seconds_count', match, t0, t);
     const errors = sumIncrease(this.#store, 'lab_http_request_duration_seconds_count', { ...match, status: isServerError }, t0, t);

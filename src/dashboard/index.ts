@@ -10,11 +10,11 @@
 import { resolve } from 'node:path';
 import type { Controller } from '../controller/controller.ts';
 import type { ProxyServer } from '../proxy/server.ts';
-import { Collector } from './collector.ts';
+import { Collector, type EndpointSlo } from './collector.ts';
 import { createDashboard } from './server.ts';
 import { ExperimentBoard } from './experiments.ts';
 
-export { Collector, LAB_SLOS } from './collector.ts';
+export { Collector, slosFromEndpoints } from './collector.ts';
 export { ExperimentBoard } from './experiments.ts';
 
 /**
@@ -54,8 +54,10 @@ export function attachDashboard(options: {
   board: ExperimentBoard;
   /** The service users reach first (the system's entry): its SLIs head the page. */
   edge: string;
+  /** Its endpoints' SLOs (from the system file's entry). */
+  slos: readonly EndpointSlo[];
 }): AttachedDashboard {
-  const collector = new Collector({ targets: [...options.targets], edge: options.edge });
+  const collector = new Collector({ targets: [...options.targets], edge: options.edge, slos: options.slos });
   options.proxies.mount(createDashboard({ collector, controller: options.controller, board: options.board }));
   return {
     url: `${options.proxies.url}/ui/`,

@@ -16,7 +16,7 @@ import { FaultlineError } from '../core/errors.ts';
 import { createChaosApi } from '../controller/api.ts';
 import { Controller } from '../controller/controller.ts';
 import { chaosToken } from '../controller/token.ts';
-import { attachDashboard, createExperimentBoard, type AttachedDashboard } from '../dashboard/index.ts';
+import { attachDashboard, createExperimentBoard, slosFromEndpoints, type AttachedDashboard } from '../dashboard/index.ts';
 import type { Target } from '../faults/injector.ts';
 import { startProxyServer, type MountedHandler, type ProxyServer } from '../proxy/server.ts';
 import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } from './control.ts';
@@ -211,6 +211,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
       board,
       targets: specs.filter((s) => s.metricsUrl !== undefined).map((s) => ({ service: s.name, url: s.metricsUrl! })),
       edge: entryInstance(system) ?? specs.find((s) => s.metricsUrl !== undefined)?.name ?? '',
+      slos: slosFromEndpoints(system.decl.entry?.endpoints ?? {}),
     });
     await manager.startAll();
     dashboard.start();
