@@ -133,3 +133,24 @@ function errorOf(path: string): string {
     return (err as Error).message;
   }
 }
+
+describe('run view: what an experiment needs of a system, from its file alone', () => {
+  it('the shop example: entry through its proxy, integrity on the database itself, counters on a proxy', async () => {
+    const { runView } = await import('./view.ts');
+    const view = runView(loadSystem(new URL('../../examples/shop/faultline.yaml', import.meta.url).pathname));
+    assert.equal(view.entryUrl, 'http://127.0.0.1:30080');
+    assert.deepEqual(Object.keys(view.endpoints), ['get_product', 'create_order']);
+    assert.deepEqual(view.integrity.map((c) => c.sql?.url), ['postgres://shop@127.0.0.1:29432/shop'], 'checks bypass the fault proxy');
+    assert.deepEqual(view.counters, [{ name: 'pricing_calls', proxy: { name: 'pricing', measure: 'connections' } }]);
+    assert.deepEqual(view.scrape, [], 'the shop exposes no metrics: users\' SLIs alone');
+  });
+
+  it('the lab: every replica behind the mitigations switch, metrics of every node service', async () => {
+    const { runView } = await import('./view.ts');
+    const view = runView(loadSystem(new URL('../../lab/faultline.yaml', import.meta.url).pathname, { basePort: 27_000 }));
+    assert.equal(view.entryUrl, 'http://127.0.0.1:27080');
+    assert.deepEqual(Object.keys(view.switches).sort(), ['api', 'orders-1', 'orders-2', 'worker']);
+    assert.equal(view.switches['orders-2'], 'http://127.0.0.1:27182/__lab/mitigations');
+    assert.deepEqual(view.scrape.map((s) => s.service).sort(), ['api', 'orders-1', 'orders-2', 'payments', 'worker']);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * What an experiment needs to know of a running system, read off its System alone: where users come in, the
+ * endpoints they use, which services to scrape, where the mitigations switch is, the integrity checks with their
+ * connection strings, and the counters. The runner works from this view, never from a service name it knows.
+ *
+ * @example
+ *   const view = runView(loadSystem('examples/shop/faultline.yaml'));
+ *   view.entryUrl // 'http://127.0.0.1:30080'
+ */
+import type { System } from './system.ts';
+import { urlFor } from './system.ts';
+
+export interface IntegrityCheck {
+  name: string;
+  /** SQL run on a postgres service of the system, whose single value must equal `expect`. */
+  sql?: { url: string; query: string; expect: string | number | boolean | null };
+  /** A command whose exit code (exit0) or JSON `{ok: true}` on stdout (json-ok) says the data is sound. */
+  command?: { argv: string[]; expect: 'exit0' | 'json-ok'; cwd: string };
+}
+
+export interface CounterSource {
+  name: string;
+  /** Connections or bytes through a fault proxy (the controller's proxy metrics). */
+  proxy?: { name: string; measure: 'connections' | 'bytes_up' | 'bytes_down' };
+  /** A Prometheus counter of a service, summed over the given labels. */
+  series?: { service: string; name: string; labels: Record<string, string> };
+}
+
+export interface RunView {
+  system: string;
+  controllerUrl: string;
+  /** Where load goes: the entry's proxy (or its service), as a base URL. */
+  entryUrl?: string;
+  endpoints: NonNullable<System['decl']['entry']>['endpoints'];
+  /** Instances with Prometheus metrics, and where. */
+  scrape: { service: string; url: string }[];
+  /** The HTTP mitigations switch: instance → URL to send the block to. */
+  switches: Record<string, string>;
+  integrity: IntegrityCheck[];
+  counters: CounterSource[];
+}
+
+export function runView(system: System): RunView {
+  const decl = system.decl;
+  let entryUrl: string | undefined;
+  if (decl.entry) {
+    const proxy = system.proxies.find((p) => p.name === decl.entry!.via);
+    const inst = system.instances.find((i) => i.service === decl.entry!.via || i.name === decl.entry!.via);
+    const port = proxy?.listen ?? inst?.port;
+    if (port !== undefined) entryUrl = `http://127.0.0.1:${port}`;
+  }
+  const scrape = system.instances
+    .filter((i) => 'metrics' in i.decl && i.decl.metrics !== undefined && i.port !== undefined)
+    .map((i) => {
+      const m = (i.decl as { metrics: string }).metrics;
+      return { service: i.name, url: m.startsWith('/') ? `http://127.0.0.1:${i.port}${m}` : m };
+    });
+  const switches: Record<string, string> = {};
+  if (decl.mitigations && 'http' in decl.mitigations) {
+    for (const service of decl.mitigations.http.services) {
+      for (const inst of system.instances.filter((i) => i.service === service && i.port !== undefined)) {
+        switches[inst.name] = `http://127.0.0.1:${inst.port}${decl.mitigations.http.path}`;
+      }
+    }
+  }
+  const integrity: IntegrityCheck[] = Object.entries(decl.integrity).map(([name, c]) => {
+    if ('sql' in c) {
+      const inst = system.instances.find((i) => i.service === c.on)!;
+      return { name, sql: { url: urlFor(inst, inst.port!), query: c.sql, expect: c.expect } };
+    }
+    return { name, command: { argv: c.command, expect: c.expect, cwd: system.dir } };
+  });
+  const counters: CounterSource[] = Object.entries(decl.counters).map(([name, c]) =>
+    'proxy' in c
+      ? { name, proxy: { name: system.proxies.find((p) => p.name === c.proxy || p.name.startsWith(`${c.proxy}-`))?.name ?? c.proxy, measure: c.measure } }
+      : { name, series: { service: c.service, name: c.series, labels: c.labels } },
+  );
+  return {
+    system: system.name,
+    controllerUrl: `http://127.0.0.1:${system.controllerPort}`,
+    ...(entryUrl !== undefined ? { entryUrl } : {}),
+    endpoints: decl.entry?.endpoints ?? {},
+    scrape,
+    switches,
+    integrity,
+    counters,
+  };
+}
