@@ -49,7 +49,7 @@ export function addCommonFlags(cmd: Command): Command {
     .option('--max-in-flight <n>', 'arrivals beyond this many in flight are dropped and counted', '10000')
     .option('--timeout <duration>', 'per-request headers/body timeout', '10s')
     .option('--max-lag <duration>', 'dispatch-lag p99 above which the run is flagged invalid (generator-bound)', '5ms')
-    .option('--error-status <n>', 'lowest HTTP status counted as an error', '500')
+    .option('--error-status <n>', 'for mix endpoints without expect: the lowest HTTP status counted as an error (default: ok = 200–399)')
     .option('--json', 'print JSON lines (start, one per second, summary) on stdout instead of text')
     .option('--out <file>', 'also write the JSON lines to this file')
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics while running')
@@ -105,7 +105,7 @@ export function commonOptions(
       max_in_flight: int(f.maxInFlight, '--max-in-flight', 1, 1_000_000),
       timeout_ms: parseDuration(f.timeout ?? '10s', '--timeout'),
       max_lag_ms: parseDuration(f.maxLag ?? '5ms', '--max-lag'),
-      error_status_from: int(f.errorStatus, '--error-status', 100, 600),
+      error_status_from: f.errorStatus === undefined ? undefined : int(f.errorStatus, '--error-status', 201, 600),
       spin_ms: f.precise ? 1 : 0,
       outputs,
     },

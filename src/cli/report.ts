@@ -26,10 +26,10 @@ export function registerReport(program: Command): void {
       if (opts.hypothesis) {
         if (!opts.out) throw new FaultlineError('INVALID_INPUT', '--out: required with --hypothesis (the original run stays as it was)', { field: '--out' });
         const again = rejudge(dir, loadExperiment(opts.hypothesis));
-        writeRun(opts.out, again.record, again.verdict, again.store, readFileSync(join(dir, 'fault-events.jsonl'), 'utf8'));
+        writeRun(opts.out, again.record, again.verdict, again.store, readFileSync(join(dir, 'fault-events.jsonl'), 'utf8'), again.requests);
         verdict = again.verdict;
         where = opts.out;
-        files = ['verdict.json', 'run.json', 'series.jsonl'];
+        files = ['verdict.json', 'run.json', 'series.jsonl', ...(again.requests ? ['requests.jsonl'] : [])];
       } else {
         const run = readRun(dir);
         verdict = run.verdict;

@@ -1,7 +1,7 @@
 /**
  * `faultline run FILE [--out DIR] [--json] [--state-dir D] [--prometheus URL]`: runs an experiment (or a schedule
  * of them, in order) against the RUNNING lab — it never starts one: `faultline up --detach` first (exit 3 / FL_LAB_NOT_RUNNING
- * otherwise). Exit codes: 0 every hypothesis held (and none regressed vs --compare); 1 degraded, failed, aborted, invalid or regressed; 2 bad experiment file;
+ * otherwise). Exit codes: 0 every hypothesis held (and none regressed vs --compare); 1 degraded, failed, aborted, invalid, inconclusive or regressed; 2 bad experiment file;
  * 3 no lab (or a --prometheus that does not answer); 130 interrupted (every fault reverted first).
  */
 import type { Command } from 'commander';
@@ -28,17 +28,24 @@ function liveLine(p: Progress): string {
 
 function summaryText(v: Verdict, dir: string): string {
   const n = (x: number | null, d = 1): string => (x === null ? '—' : x.toFixed(d));
+  const pct = (x: number | null): string => n(x === null ? null : x * 100, 3);
+  // One line per source, each under its own name: the judged one first.
+  const line = (label: string, h: Verdict['figures']['server'] | null): string =>
+    h === null
+      ? `  ${label}: not recorded`
+      : `  ${label}: write p99 ${n(h.baseline_p99)} → ${n(h.fault_p99)} ms · write errors ${pct(h.baseline_err_rate)} → ${pct(h.fault_err_rate)} % (n ${h.n.baseline_writes} → ${h.n.fault_writes}) · reads ${pct(h.read_availability)} % (n ${h.n.fault_reads})`;
+  const order = v.figures_source === 'users' ? (['users', 'server'] as const) : (['server', 'users'] as const);
   return [
     `${v.experiment}: ${v.result.toUpperCase()}`,
     ...v.reasons.map((r) => `  - ${r}`),
-    `  p99 ${n(v.baseline_p99)} → ${n(v.fault_p99)} ms · errors ${n(v.baseline_err_rate === null ? null : v.baseline_err_rate * 100, 3)} → ${n(v.fault_err_rate === null ? null : v.fault_err_rate * 100, 3)} % · reads ${n(v.read_availability === null ? null : v.read_availability * 100, 3)} %`,
-    `  detect ${n(v.time_to_detect_s)} s · MTTR ${n(v.mttr_s)} s · blast ${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints · writes→payments ×${n(v.load.amplification, 2)} · integrity ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}`,
+    ...order.map((k, i) => line(`${k}${i === 0 ? ' (judged)' : ' (beside)'}`, v.figures[k])),
+    `  detect ${n(v.time_to_detect_s, 2)} s · MTTR ${n(v.mttr_s, 2)} s (${v.timing.source}) · blast ${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints · writes→payments ×${n(v.load.amplification, 2)} · integrity ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}`,
     `  run dir: ${dir}`,
   ].join('\n');
 }
 
 /** Worse is higher: a move up this list between two runs of the same experiment is a regression. */
-const RANK: Record<Verdict['result'], number> = { held: 0, degraded: 1, failed: 2, aborted: 3, invalid: 4 };
+const RANK: Record<Verdict['result'], number> = { held: 0, inconclusive: 1, degraded: 2, failed: 3, aborted: 4, invalid: 5 };
 
 /** The verdicts of a previous run dir, or of every run dir under a schedule's parent, by experiment title. */
 function previousVerdicts(previous: string): Map<string, Verdict['result']> {
@@ -69,7 +76,7 @@ export function registerRun(program: Command): void {
     .option('--state-dir <dir>', 'the lab state directory', DEFAULT_STATE_DIR)
     .option('--prometheus <url>', 'read the lab\'s series from this Prometheus (range queries, step = scrape interval) instead of scraping the lab; it must scrape each lab process with job or `service` label = the process name, as deploy/prometheus/prometheus.yml does')
     .option('--compare <run-dir>', 'a previous run (or a schedule run parent dir): exit 1 when a verdict regresses (e.g. held → degraded)')
-    .addHelpText('after', '\nNeeds a running lab: faultline up --detach. Exit: 0 held, 1 not held (degraded/failed/aborted/invalid), 2 invalid file, 3 no lab (or --prometheus not answering), 130 interrupted.\n')
+    .addHelpText('after', '\nNeeds a running lab: faultline up --detach. Exit: 0 held, 1 not held (degraded/failed/aborted/invalid/inconclusive), 2 invalid file, 3 no lab (or --prometheus not answering), 130 interrupted.\n')
     .action(async (file: string, opts: { out?: string; json?: boolean; stateDir: string; compare?: string; prometheus?: string }) => {
       const experiments = loadExperiments(file);
       const previous = opts.compare ? previousVerdicts(opts.compare) : undefined;

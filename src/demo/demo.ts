@@ -89,9 +89,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const dir = join(opts.outDir, 'runs', `${String(i + 1).padStart(2, '0')}-${run.key}-${run.variant.name}`);
       const w = exp.windows;
       log(`run ${i + 1}/${runs.length}: ${exp.title} (${w.warmup_s + w.baseline_s + w.fault_s + w.recovery_s} s at ${rate} req/s)`);
-      const { verdict, record } = await runExperiment(exp, { stateDir: opts.stateDir, outDir: dir, signal: opts.signal, onProgress: phaseLogger(log) });
-      const figures = runFigures(dir, record);
-      done.push({ key: run.key, variant: run.variant.name, must_hold: run.variant.must_hold, title: exp.title, dir, experiment_file: exp.source, verdict, figures });
+      let { verdict, record } = await runExperiment(exp, { stateDir: opts.stateDir, outDir: dir, signal: opts.signal, onProgress: phaseLogger(log) });
+      let ranDir = dir;
+      let retried: DemoRun['retried'];
+      if (plan.retry_invalid && verdict.result === 'invalid' && !opts.signal?.aborted) {
+        // Invalid = unmeasured (the generator or the machine was the bottleneck), not a verdict on the lab: once
+        // more, with fresh keys, and the first attempt is kept and reported beside the second.
+        log(`  → INVALID (${verdict.reasons.join('; ')}): re-running ${run.key} ${run.variant.name} once`);
+        retried = { result: verdict.result, reasons: verdict.reasons, dir };
+        const again = deriveExperiment(plan, run, rate, seedBase + 500 + i, join(opts.outDir, 'experiments', 'retry'));
+        ranDir = `${dir}-retry`;
+        ({ verdict, record } = await runExperiment(again, { stateDir: opts.stateDir, outDir: ranDir, signal: opts.signal, onProgress: phaseLogger(log) }));
+      }
+      const figures = runFigures(ranDir, record);
+      done.push({ key: run.key, variant: run.variant.name, must_hold: run.variant.must_hold, title: exp.title, dir: ranDir, experiment_file: exp.source, verdict, figures, ...(retried ? { retried } : {}) });
       log(`  → ${verdict.result.toUpperCase()}: ${oneLine(verdict)}`);
     }
   } finally {

@@ -52,6 +52,8 @@ export const DemoPlanSchema = z.strictObject({
   variants: z.array(Variant).min(1),
   /** The windows every run uses instead of the file's own; fault offsets and durations are scaled to fit. */
   windows: Windows,
+  /** Re-run once an experiment judged invalid (unmeasurable: the machine or the generator was the bottleneck). */
+  retry_invalid: z.boolean().default(false),
   /** Load: a fixed rate, or a breakpoint ramp whose result (× fraction) is clamped to [min_rps, max_rps]. */
   rate: z.strictObject({
     fixed_rps: z.number().positive().optional(),

@@ -41,6 +41,8 @@ export interface DemoRun {
   experiment_file: string;
   verdict: Verdict;
   figures: ClientFigures;
+  /** The first attempt, when it was invalid (unmeasurable) and the run was repeated once. */
+  retried?: { result: Verdict['result']; reasons: string[]; dir: string };
 }
 
 export interface DemoSummary {
@@ -99,23 +101,26 @@ function readWorst(v: Verdict): number | null {
   return v.slis.find((x) => x.metric === 'availability')?.fault_worst ?? null;
 }
 
-/** One row of the verdict table, as plain cells (the Markdown and the HTML share them). */
+/** One row of the verdict table, as plain cells (the Markdown and the HTML share them). Each source has its own columns. */
 function cells(r: DemoRun, from: string): { cells: string[]; link: string } {
   const v = r.verdict;
   const f = r.figures;
+  const u = v.figures?.users ?? null;
+  const sv = v.figures?.server ?? null;
   return {
     link: relative(from, join(r.dir, 'report.html')),
     cells: [
       r.key,
       r.variant,
       v.result.toUpperCase(),
-      `${ms(v.baseline_p99)} → ${ms(v.fault_p99)}`,
-      pc(v.fault_err_rate),
-      pc(f.write_error_rate),
+      u ? `${ms(u.baseline_p99)} → ${ms(u.fault_p99)}` : '—',
+      sv ? `${ms(sv.baseline_p99)} → ${ms(sv.fault_p99)}` : '—',
+      u ? `${pc(u.fault_err_rate)} (n ${u.n.fault_writes})` : pc(f.write_error_rate),
+      pc(sv?.fault_err_rate ?? null),
       pc(f.write_pending_rate, 1),
-      `${pc(v.read_availability, 3)} (${pc(readWorst(v), 2)})`,
-      pc(f.read_error_rate ?? null),
-      sec(v.mttr_s),
+      u ? `${pc(u.read_availability, 3)} (${pc(readWorst(v), 2)})` : '—',
+      pc(sv?.read_availability ?? null, 3),
+      `${v.mttr_s === null ? '—' : `${v.mttr_s.toFixed(2)} s`}${v.timing ? ` (${v.timing.source})` : ''}`,
       `${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total}`,
       `${f.offered} → ${f.completed}`,
       `${v.load.offered_writes} → ${v.load.effective_payments_calls} (${times(v.load.amplification)})`,
@@ -123,7 +128,7 @@ function cells(r: DemoRun, from: string): { cells: string[]; link: string } {
   };
 }
 
-const HEAD = ['experiment', 'mitigations', 'verdict', 'write p99 (baseline → fault)', 'write 5xx (server)', 'write errors (users, incl. timeouts)', 'writes accepted pending (202)', 'read availability under fault (worst 5 s)', 'read errors (users, incl. timeouts)', 'MTTR', 'blast radius (endpoints)', 'requests offered → completed', 'writes → payments calls'];
+const HEAD = ['experiment', 'mitigations', 'verdict', 'write p99, users (baseline → fault)', 'write p99, server (baseline → fault)', 'write errors, users (incl. timeouts)', 'write 5xx, server', 'writes accepted pending (202)', 'read availability, users (worst rolling)', 'read availability, server', 'MTTR (source)', 'blast radius (endpoints)', 'requests offered → completed', 'writes → payments calls'];
 
 /** Before → after of each experiment that ran in both variants. */
 function deltas(s: DemoSummary): { key: string; rows: [string, string, string][] }[] {
@@ -187,13 +192,14 @@ function markdown(s: DemoSummary, dir: string): string {
   lines.push('## Why each verdict', '');
   for (const r of s.runs) {
     lines.push(`- **${r.key} ${r.variant}: ${r.verdict.result}** — ${r.verdict.reasons.join('; ')} (experiment file: \`${relative(dir, r.experiment_file)}\`)`);
+    if (r.retried) lines.push(`  - re-run once: the first attempt was **${r.retried.result}** (${r.retried.reasons.join('; ')}); its run dir: \`${relative(dir, r.retried.dir)}\``);
   }
   if (s.gate_failures.length > 0) lines.push('', `**Gate: ${s.gate_failures.length} must-hold run(s) did not hold:** ${s.gate_failures.join('; ')}`);
   return `${lines.join('\n')}\n`;
 }
 
 const esc = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const COLORS: Record<string, string> = { HELD: '#1a7f37', DEGRADED: '#9a6700', FAILED: '#cf222e', ABORTED: '#8250df', INVALID: '#57606a' };
+const COLORS: Record<string, string> = { HELD: '#1a7f37', DEGRADED: '#9a6700', FAILED: '#cf222e', ABORTED: '#8250df', INVALID: '#57606a', INCONCLUSIVE: '#0550ae' };
 
 function html(s: DemoSummary, dir: string): string {
   const md = (t: string): string => esc(t).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>');

@@ -6,10 +6,27 @@
  *   engine ──dispatched/dropped/answered/failed──▶ Aggregator ──flush() each second──▶ SecondSample ──▶ outputs
  */
 import { newHistogram, percentiles, distribution, type Histogram, type Percentiles } from './histogram.ts';
-import type { EndpointStats, ErrorCounts } from './samples.ts';
+import { DEFAULT_EXPECT, isExpected } from './mix.ts';
+import { OUTCOMES, type EndpointStats, type ErrorCounts, type Outcome, type OutcomeCounts } from './samples.ts';
 
 /** Why a request got no response. */
-export type FailureClass = 'timeout' | 'connection';
+export type FailureClass = 'timeout' | 'refused' | 'reset';
+
+/** Inclusive status ranges an endpoint accepts as ok. */
+export type ExpectRanges = readonly (readonly [number, number])[];
+
+/**
+ * The outcome of an answered request: ok when its status is expected, else by status class.
+ * @example statusOutcome([[200, 399]], 401) // 'http_4xx'
+ */
+export function statusOutcome(expect: ExpectRanges, status: number): Outcome {
+  if (isExpected(expect, status)) return 'ok';
+  if (status >= 500) return 'http_5xx';
+  if (status >= 400) return 'http_4xx';
+  return 'http_other';
+}
+
+const OUTCOME_INDEX: Record<Outcome, number> = Object.fromEntries(OUTCOMES.map((o, k) => [o, k])) as Record<Outcome, number>;
 
 class Counters {
   offered = 0;
@@ -19,9 +36,12 @@ class Counters {
   status = 0;
   timeout = 0;
   connection = 0;
+  /** Per outcome, indexed like OUTCOMES. */
+  readonly outcomes = new Float64Array(OUTCOMES.length);
   codes = new Map<number, number>();
 
   addTo(o: Counters): void {
+    for (let k = 0; k < this.outcomes.length; k++) o.outcomes[k] += this.outcomes[k];
     o.offered += this.offered;
     o.sent += this.sent;
     o.dropped += this.dropped;
@@ -34,7 +54,12 @@ class Counters {
 
   reset(): void {
     this.offered = this.sent = this.dropped = this.completed = this.status = this.timeout = this.connection = 0;
+    this.outcomes.fill(0);
     this.codes.clear();
+  }
+
+  outcomeCounts(): OutcomeCounts {
+    return Object.fromEntries(OUTCOMES.map((o, k) => [o, this.outcomes[k]])) as OutcomeCounts;
   }
 
   errors(): ErrorCounts {
@@ -64,6 +89,7 @@ function stats(c: Counters, intended: Histogram, sent: Histogram): EndpointStats
     dropped: c.dropped,
     completed: c.completed,
     errors: c.errors(),
+    outcomes: c.outcomeCounts(),
     status_codes: c.statusCodes(),
     latency_ms: percentiles(intended),
     send_latency_ms: percentiles(sent),
@@ -73,15 +99,15 @@ function stats(c: Counters, intended: Histogram, sent: Histogram): EndpointStats
 /**
  * Counts and histograms per endpoint, per second and for the whole run.
  * @example
- *   const agg = new Aggregator(['get_order', 'create_order'], 500);
+ *   const agg = new Aggregator(['get_order', 'create_order']);
  *   agg.dispatched(0, 120);            // endpoint 0 sent 120 µs late
- *   agg.answered(0, 200, 2300, 2100);  // 200 OK, 2.3 ms from intended, 2.1 ms from send
+ *   agg.answered(0, 200, 2300, 2100);  // 200 OK (expected), 2.3 ms from intended, 2.1 ms from send
  *   const { total } = agg.flush();
  */
 export class Aggregator {
   readonly names: readonly string[];
   readonly #slots: Slot[];
-  readonly #errorFrom: number;
+  readonly #expect: readonly ExpectRanges[];
   readonly #secLag = newHistogram();
   readonly #runLag = newHistogram();
   #secGeneratorDropped = 0;
@@ -89,11 +115,11 @@ export class Aggregator {
   /** Monotonic ms of the last response or failure, for the achieved-rate window. */
   lastOutcomeAt = 0;
 
-  /** `errorStatusFrom`: the lowest HTTP status counted as an error (500: a 404 is an answer, not a failure). */
-  constructor(endpointNames: readonly string[], errorStatusFrom = 500) {
+  /** `expect`: per endpoint, the statuses that count as ok (default 200–399 for each). */
+  constructor(endpointNames: readonly string[], expect?: readonly ExpectRanges[]) {
     this.names = endpointNames;
     this.#slots = endpointNames.map(() => new Slot());
-    this.#errorFrom = errorStatusFrom;
+    this.#expect = endpointNames.map((_, k) => expect?.[k] ?? DEFAULT_EXPECT);
   }
 
   dispatched(ep: number, lagUs: number): void {
@@ -108,24 +134,30 @@ export class Aggregator {
     const c = this.#slots[ep].sec;
     c.offered++;
     c.dropped++;
+    c.outcomes[OUTCOME_INDEX.dropped]++;
     this.#secLag.recordValue(lagUs);
     if (byGenerator) this.#secGeneratorDropped++;
   }
 
-  answered(ep: number, status: number, intendedUs: number, sentUs: number, at: number): void {
+  /** Counts one answer and returns its outcome (ok only for a status the endpoint expects). */
+  answered(ep: number, status: number, intendedUs: number, sentUs: number, at: number): Outcome {
     const s = this.#slots[ep];
     s.sec.completed++;
     s.sec.codes.set(status, (s.sec.codes.get(status) ?? 0) + 1);
-    if (status >= this.#errorFrom) s.sec.status++;
+    const outcome = statusOutcome(this.#expect[ep], status);
+    if (outcome !== 'ok') s.sec.status++;
+    s.sec.outcomes[OUTCOME_INDEX[outcome]]++;
     s.secIntended.recordValue(intendedUs);
     s.secSent.recordValue(sentUs);
     this.lastOutcomeAt = at;
+    return outcome;
   }
 
   failed(ep: number, cls: FailureClass, at: number): void {
     const c = this.#slots[ep].sec;
     if (cls === 'timeout') c.timeout++;
     else c.connection++;
+    c.outcomes[OUTCOME_INDEX[cls]]++;
     this.lastOutcomeAt = at;
   }
 

@@ -20,21 +20,26 @@ export interface ClientOptions {
   timeout_ms: number;
 }
 
-/** Where a request's outcome goes (the engine). */
+/** Where a request's outcome goes (the engine). `i` is the request's index in the run. */
 export interface OutcomeSink {
-  answered(ep: number, status: number, intendedAt: number, sentAt: number): void;
-  failed(ep: number, cls: FailureClass): void;
+  answered(ep: number, i: number, status: number, intendedAt: number, sentAt: number): void;
+  failed(ep: number, i: number, cls: FailureClass): void;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const REFUSED_CODES = new Set(['ECONNREFUSED']);
 
 /**
- * Sorts a request failure into the classes reports show.
- * @example classify(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })) // 'connection'
+ * Sorts a request failure into the classes reports show: timeout, refused (nobody listening), reset (every other
+ * way a connection breaks: ECONNRESET, EPIPE, the peer closing mid-request, undici's socket errors).
+ * @example classify(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })) // 'refused'
  */
 export function classify(err: unknown): FailureClass {
-  const code = (err as { code?: string } | null)?.code;
-  return code !== undefined && TIMEOUT_CODES.has(code) ? 'timeout' : 'connection';
+  const e = err as { code?: string; cause?: { code?: string } } | null;
+  const code = e?.code === 'UND_ERR_CONNECT' || e?.code === undefined ? (e?.cause?.code ?? e?.code) : e.code;
+  if (code !== undefined && TIMEOUT_CODES.has(code)) return 'timeout';
+  if (code !== undefined && REFUSED_CODES.has(code)) return 'refused';
+  return 'reset';
 }
 
 /**
@@ -44,13 +49,15 @@ export function classify(err: unknown): FailureClass {
 class RequestHandler {
   readonly #sink: OutcomeSink;
   readonly #ep: number;
+  readonly #i: number;
   readonly #intendedAt: number;
   #sentAt = 0;
   #status = 0;
 
-  constructor(sink: OutcomeSink, ep: number, intendedAt: number) {
+  constructor(sink: OutcomeSink, ep: number, i: number, intendedAt: number) {
     this.#sink = sink;
     this.#ep = ep;
+    this.#i = i;
     this.#intendedAt = intendedAt;
   }
 
@@ -69,11 +76,11 @@ class RequestHandler {
   }
 
   onComplete(): void {
-    this.#sink.answered(this.#ep, this.#status, this.#intendedAt, this.#sentAt === 0 ? this.#intendedAt : this.#sentAt);
+    this.#sink.answered(this.#ep, this.#i, this.#status, this.#intendedAt, this.#sentAt === 0 ? this.#intendedAt : this.#sentAt);
   }
 
   onError(err: Error): void {
-    this.#sink.failed(this.#ep, classify(err));
+    this.#sink.failed(this.#ep, this.#i, classify(err));
   }
 }
 
@@ -81,7 +88,7 @@ class RequestHandler {
  * A connection pool to one loopback origin.
  * @example
  *   const c = new LoadClient({ origin: 'http://127.0.0.1:8080', connections: 64, pipelining: 1, timeout_ms: 10_000 });
- *   c.send(sink, 0, now(), { method: 'GET', path: '/', headers: [], body: undefined });
+ *   c.send(sink, 0, 0, now(), { method: 'GET', path: '/', headers: [], body: undefined });
  *   await c.close();
  */
 export class LoadClient {
@@ -103,12 +110,13 @@ export class LoadClient {
   send(
     sink: OutcomeSink,
     ep: number,
+    i: number,
     intendedAt: number,
     req: { method: string; path: string; headers: string[]; body: string | undefined },
   ): void {
     this.#pool.dispatch(
       { method: req.method as 'GET', path: req.path, headers: req.headers, body: req.body },
-      new RequestHandler(sink, ep, intendedAt) as never,
+      new RequestHandler(sink, ep, i, intendedAt) as never,
     );
   }
 

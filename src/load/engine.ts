@@ -8,7 +8,13 @@
  *      ▲                 │ timers only (default): setTimeout to the next due time, ~1 ms granularity
  *      └─────────────────┘ spin_ms > 0: setTimeout to spin_ms before it, then setImmediate until due (µs lag,
  *                          one busy core)
+ *
+ * When a caller asks for per-request records (`onRequest`), the engine also keeps the open requests (index →
+ * intended start, a number per entry) so `outstanding()` can say what is in flight and for how long: a request
+ * that never answers is still evidence. Each second it also watches itself: dispatch lag and event-loop delay
+ * (a second either distorts is marked unmeasurable) and the machine's CPU pressure (PSI, recorded per second).
  */
+import { readFileSync } from 'node:fs';
 import { cpuUsage } from 'node:process';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { now } from '../core/clock.ts';
@@ -17,7 +23,29 @@ import type { Schedule } from './arrivals.ts';
 import type { LoadClient, OutcomeSink } from './client.ts';
 import type { RequestFactory } from './mix.ts';
 import type { RateProfile } from './profile.ts';
-import type { SecondSample } from './samples.ts';
+import type { OpenRequest, RequestRecord, SecondSample } from './samples.ts';
+
+/** Thresholds past which a second is unmeasurable (the generator or the machine, not the target, shaped it). */
+export interface SelfWatch {
+  /** Dispatch lag p99 in one second, ms. */
+  lag_ms: number;
+  /** Event-loop delay p99 in one second, ms. */
+  eld_ms: number;
+  /** Share of a judged window in which a runnable task waited for a CPU (PSI `some`), 0–1, on average. */
+  cpu_pressure: number;
+}
+
+const PSI_FILE = '/proc/pressure/cpu';
+
+/** The `some` line's cumulative stall time (µs) from /proc/pressure/cpu, or null where there is no PSI. */
+export function readCpuStallUs(file = PSI_FILE): number | null {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync(file, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface EngineOptions {
   profile: RateProfile;
@@ -30,12 +58,28 @@ export interface EngineOptions {
   lagThreshold_ms: number;
   /** How long to wait for in-flight requests after the last arrival. */
   drain_ms: number;
+  /**
+   * What a user waits, from the request's intended start, before giving up: an answer later than this is a
+   * timeout whatever its status. (undici times from the send, on a coarse timer, and lets late answers through;
+   * a user who arrived on schedule has been waiting since the intended start.) 0 = no such check.
+   */
+  timeout_ms?: number;
   /** Spin (setImmediate) when the next arrival is due within this many ms; 0 = timers only. */
   spin_ms: number;
   keepHistograms: boolean;
   onSecond: (s: SecondSample) => void;
+  /** Every request's outcome as it settles (dropped ones included); enables `outstanding()`. */
+  onRequest?: (r: RequestRecord) => void;
+  /** When a second counts as unmeasurable; default: lag and event-loop delay 100 ms (CPU pressure: see SelfWatch). */
+  selfWatch?: SelfWatch;
   signal?: AbortSignal;
 }
+
+/**
+ * 100 ms: a stall that long moves a request across a 250 ms SLO by itself. (Per second, p99 of a few dozen lags is
+ * nearly the maximum, so a lower bar would condemn seconds for one GC pause.)
+ */
+export const DEFAULT_SELF_WATCH: SelfWatch = { lag_ms: 100, eld_ms: 100, cpu_pressure: 0.9 };
 
 export interface EngineResult {
   started_at: string;
@@ -45,6 +89,8 @@ export interface EngineResult {
   unfinished: number;
   eventLoopDelay: { p50: number; p99: number; max: number };
   cpu: { user: number; system: number };
+  unmeasurableSeconds: number;
+  cpuPressureMax: number | null;
 }
 
 const BATCH = 4096;
@@ -73,6 +119,13 @@ export class Engine implements OutcomeSink {
   #finish: (() => void) | undefined;
   readonly #eldRun = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   readonly #eldSec = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+  /** Wall-clock ms at monotonic t0, so records carry epoch times on the monotonic clock's scale. */
+  #wall0 = 0;
+  /** Open requests: index → intended start (monotonic ms); only kept when someone wants records. */
+  readonly #open = new Map<number, number>();
+  #psiPrev: { us: number | null; at: number } = { us: null, at: 0 };
+  #unmeasurable = 0;
+  #psiMax: number | null = null;
 
   constructor(opts: EngineOptions) {
     this.#o = opts;
@@ -91,6 +144,8 @@ export class Engine implements OutcomeSink {
     const onAbort = (): void => this.#abort();
     this.#o.signal?.addEventListener('abort', onAbort, { once: true });
     this.#t0 = now();
+    this.#wall0 = Date.now();
+    this.#psiPrev = { us: readCpuStallUs(), at: this.#t0 };
     this.#advance();
     this.#secondTimer = setTimeout(this.#onSecond, 1000);
     if (this.#o.signal?.aborted) this.#abort();
@@ -121,20 +176,54 @@ export class Engine implements OutcomeSink {
       unfinished,
       eventLoopDelay: { p50: eldMs(this.#eldRun, 50), p99: eldMs(this.#eldRun, 99), max: eldMs(this.#eldRun, 100) },
       cpu: { user: cpu.user / 1e6, system: cpu.system / 1e6 },
+      unmeasurableSeconds: this.#unmeasurable,
+      cpuPressureMax: this.#psiMax,
     };
+  }
+
+  /** Wall-clock epoch ms of a monotonic instant. */
+  wallOf(t: number): number {
+    return this.#wall0 + (t - this.#t0);
+  }
+
+  /**
+   * The requests sent and not yet settled, with their intended starts (epoch ms). Empty unless `onRequest` is set.
+   * @example engine.outstanding().map((r) => Date.now() - r.intended_ms) // their ages
+   */
+  outstanding(): OpenRequest[] {
+    const out: OpenRequest[] = [];
+    for (const [i, at] of this.#open) out.push({ i, endpoint: this.#o.factory.pick(i), intended_ms: this.wallOf(at) });
+    return out;
   }
 
   // ─── outcome sink (called by the client) ──────────────────────────────────────────────────────────────────
 
-  answered(ep: number, status: number, intendedAt: number, sentAt: number): void {
+  answered(ep: number, i: number, status: number, intendedAt: number, sentAt: number): void {
     const t = now();
-    this.#o.agg.answered(ep, status, Math.round((t - intendedAt) * 1000), Math.round((t - sentAt) * 1000), t);
+    const limit = this.#o.timeout_ms ?? 0;
+    if (limit > 0 && t - intendedAt > limit) {
+      // The user gave up before this answer came: it is the timeout they saw.
+      this.failed(ep, i, 'timeout');
+      return;
+    }
+    const outcome = this.#o.agg.answered(ep, status, Math.round((t - intendedAt) * 1000), Math.round((t - sentAt) * 1000), t);
+    if (this.#o.onRequest) {
+      this.#open.delete(i);
+      this.#o.onRequest({ i, endpoint: ep, intended_ms: this.wallOf(intendedAt), done_ms: this.wallOf(t), outcome, status });
+    }
     this.#settled();
   }
 
-  failed(ep: number, cls: FailureClass): void {
+  failed(ep: number, i: number, cls: FailureClass): void {
     // Whatever is cut off by the drain deadline never answered in time: a timeout, not a connection fault.
-    this.#o.agg.failed(ep, this.#draining ? 'timeout' : cls, now());
+    const outcome = this.#draining ? 'timeout' : cls;
+    const t = now();
+    this.#o.agg.failed(ep, outcome, t);
+    if (this.#o.onRequest) {
+      const intendedAt = this.#open.get(i) ?? t;
+      this.#open.delete(i);
+      this.#o.onRequest({ i, endpoint: ep, intended_ms: this.wallOf(intendedAt), done_ms: this.wallOf(t), outcome, status: 0 });
+    }
     this.#settled();
   }
 
@@ -166,12 +255,15 @@ export class Engine implements OutcomeSink {
       const due = this.#nextDue;
       const lagUs = Math.round((t - due) * 1000);
       if (this.#inFlight >= maxInFlight) {
-        agg.dropped(factory.pick(i), lagUs, t - due > lagThreshold_ms);
+        const ep = factory.pick(i);
+        agg.dropped(ep, lagUs, t - due > lagThreshold_ms);
+        this.#o.onRequest?.({ i, endpoint: ep, intended_ms: this.wallOf(due), done_ms: this.wallOf(t), outcome: 'dropped', status: 0 });
       } else {
         const req = factory.build(i);
         this.#inFlight++;
         agg.dispatched(req.endpoint, lagUs);
-        client.send(this, req.endpoint, due, req);
+        if (this.#o.onRequest) this.#open.set(i, due);
+        client.send(this, req.endpoint, i, due, req);
       }
       this.#eventsThisSecond++;
       n++;
@@ -223,6 +315,21 @@ export class Engine implements OutcomeSink {
     this.#eventsThisSecond = 0;
     const mid = k * 1000 + 500;
     const f = this.#o.agg.flush(this.#o.keepHistograms);
+    const t = now();
+    const us = readCpuStallUs();
+    const prev = this.#psiPrev;
+    const pressure = us !== null && prev.us !== null && t > prev.at ? Math.min(1, Math.max(0, (us - prev.us) / ((t - prev.at) * 1000))) : null;
+    this.#psiPrev = { us, at: t };
+    if (pressure !== null) this.#psiMax = Math.max(this.#psiMax ?? 0, pressure);
+    const eld = { p99: eldMs(this.#eldSec, 99), max: eldMs(this.#eldSec, 100) };
+    const watch = this.#o.selfWatch ?? DEFAULT_SELF_WATCH;
+    const why: string[] = [];
+    if (f.lag.p99 > watch.lag_ms) why.push(`dispatch lag p99 ${f.lag.p99} ms > ${watch.lag_ms} ms`);
+    if (eld.p99 > watch.eld_ms) why.push(`event-loop delay p99 ${eld.p99} ms > ${watch.eld_ms} ms`);
+    // CPU pressure alone does not condemn a second (a loaded 2-core box reads 20–65 % every second): it is
+    // recorded, and judged over whole windows by whoever knows the windows (the runner).
+    if (f.generatorDropped > 0) why.push(`${f.generatorDropped} arrivals dropped while the generator was behind`);
+    if (why.length > 0) this.#unmeasurable++;
     const sample: SecondSample = {
       type: 'second',
       t_s: k,
@@ -233,8 +340,10 @@ export class Engine implements OutcomeSink {
       generator: {
         in_flight: this.#inFlight,
         dispatch_lag_ms: f.lag,
-        event_loop_delay_ms: { p99: eldMs(this.#eldSec, 99), max: eldMs(this.#eldSec, 100) },
+        event_loop_delay_ms: eld,
         generator_dropped: f.generatorDropped,
+        cpu_pressure: pressure === null ? null : Math.round(pressure * 1000) / 1000,
+        unmeasurable: why.length > 0 ? why.join('; ') : null,
       },
     };
     if (f.histogram) sample.histogram = f.histogram;

@@ -30,6 +30,15 @@ const VarSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('seq') }),
 ]);
 
+/** One expected status (201) or an inclusive range ("200-299"). */
+const ExpectItem = z.union([
+  z.number().int().min(100).max(599),
+  z.string().regex(/^[1-5]\d\d-[1-5]\d\d$/, 'a status (201) or a range ("200-299")'),
+]);
+
+/** What a response must answer to count as ok when the endpoint says nothing: any 2xx or 3xx. */
+export const DEFAULT_EXPECT: readonly (readonly [number, number])[] = [[200, 399]];
+
 const EndpointSchema = z.strictObject({
   name: z.string().regex(ENDPOINT_NAME, 'must be 1–64 of A–Z a–z 0–9 _ . -'),
   weight: z.number().positive(),
@@ -41,6 +50,8 @@ const EndpointSchema = z.strictObject({
       error: 'must be {json: <value>} or {text: <string>}',
     })
     .optional(),
+  /** Statuses that count as ok (like k6's expected statuses), e.g. `[201, 202]` or `["200-299"]`; default 200–399. */
+  expect: z.array(ExpectItem).min(1).optional(),
 });
 
 /** The mix file's schema (what `--mix` reads). */
@@ -156,11 +167,35 @@ interface CompiledEndpoint {
   readonly name: string;
   readonly method: string;
   readonly path: Template;
+  /** The path as written in the mix (`/orders/{order_id}`), to match it against a server's route label. */
+  readonly path_template: string;
   /** Header names and value templates, in file order (mix-wide first), names lower-cased. */
   readonly headers: { name: string; value: Template }[];
   readonly body: Template | undefined;
   /** Variables this endpoint uses, in declaration order: the order they are drawn in. */
   readonly uses: number[];
+  /** Inclusive status ranges that count as ok. */
+  readonly expect: readonly (readonly [number, number])[];
+}
+
+/**
+ * Whether `status` is one the endpoint expects.
+ * @example isExpected([[200, 399]], 401) // false
+ */
+export function isExpected(ranges: readonly (readonly [number, number])[], status: number): boolean {
+  for (const [lo, hi] of ranges) if (status >= lo && status <= hi) return true;
+  return false;
+}
+
+/** An endpoint without `expect:` gets DEFAULT_EXPECT itself (same reference: callers can tell it was not given). */
+function expectRanges(items: readonly (number | string)[] | undefined, path: string, issues: Issue[]): readonly (readonly [number, number])[] {
+  if (items === undefined) return DEFAULT_EXPECT;
+  return items.map((x) => {
+    if (typeof x === 'number') return [x, x] as const;
+    const [lo, hi] = x.split('-').map(Number);
+    if (lo > hi) issues.push({ path, message: `range "${x}" runs backwards` });
+    return [lo, hi] as const;
+  });
 }
 
 /** A validated mix, ready to build requests. */
@@ -231,9 +266,11 @@ export function compileMix(raw: unknown, source = 'mix', env: NodeJS.ProcessEnv 
       name: String(e.name),
       method: String(e.method ?? 'GET'),
       path,
+      path_template: typeof e.path === 'string' ? e.path : '/',
       headers,
       body,
       uses: [...used].sort((a, b) => a - b),
+      expect: expectRanges(Array.isArray(e.expect) ? e.expect : undefined, `${at}.expect`, issues),
     });
   });
   if (issues.length > 0) {
@@ -296,7 +333,7 @@ export function loadMixFile(file: string, env: NodeJS.ProcessEnv = process.env):
  * @example defaultMix('/health')
  */
 export function defaultMix(path: string): CompiledMix {
-  const endpoint = { name: 'default', method: 'GET', path: { parts: [path || '/'], slots: [] }, headers: [], body: undefined, uses: [] };
+  const endpoint = { name: 'default', method: 'GET', path: { parts: [path || '/'], slots: [] }, path_template: path || '/', headers: [], body: undefined, uses: [], expect: DEFAULT_EXPECT };
   return { name: 'default', endpoints: [endpoint], weights: [1], vars: [] };
 }
 

@@ -12,12 +12,12 @@ import { FaultlineError, type Issue } from '../core/errors.ts';
 import { Aggregator } from './aggregate.ts';
 import { ARRIVAL_KINDS, Schedule, type ArrivalKind } from './arrivals.ts';
 import { LoadClient } from './client.ts';
-import { Engine } from './engine.ts';
+import { DEFAULT_SELF_WATCH, Engine, type SelfWatch } from './engine.ts';
 import { EXECUTORS } from './executors/index.ts';
-import { compileMix, defaultMix, loadMixFile, RequestFactory, type CompiledMix, type MixSpec, type PlannedRequest } from './mix.ts';
+import { compileMix, DEFAULT_EXPECT, defaultMix, loadMixFile, RequestFactory, type CompiledMix, type MixSpec, type PlannedRequest } from './mix.ts';
 import type { LoadOutput, RunInfo } from './outputs/output.ts';
 import type { RateProfile } from './profile.ts';
-import type { LoadEvent, LoadSummary, SecondSample } from './samples.ts';
+import type { LoadEvent, LoadSummary, OpenRequest, RequestRecord, SecondSample } from './samples.ts';
 
 /** Which executor and its config, e.g. `{ executor: 'constant', rate_rps: 500, duration_ms: 60_000 }`. */
 export type ScheduleSpec =
@@ -46,8 +46,15 @@ export interface LoadOptions {
   timeout_ms?: number;
   /** The run is invalid (generator-bound) when dispatch lag p99 exceeds this. Default 5 ms. */
   max_lag_ms?: number;
-  /** Lowest status counted as an error. Default 500. */
+  /**
+   * For endpoints without `expect:` in the mix: statuses from this one up are errors (ok = 200 … this − 1).
+   * Default: none, i.e. ok = 200–399.
+   */
   error_status_from?: number;
+  /** Per-request records, as each request settles (the runner's users' SLIs); also enables `outstanding()`. */
+  on_request?: (r: RequestRecord) => void;
+  /** When a second is unmeasurable; default lag 100 ms, event-loop delay 100 ms (cpu_pressure: for window judges). */
+  self_watch?: Partial<SelfWatch>;
   /**
    * Busy-wait window before each arrival, ms. 0 (default) = timers only: dispatch lag p50 ~0.7 ms, p99 ~2 ms, and
    * the generator leaves the CPU to the system under test. 1 = µs lag, at the price of one busy core — which on a
@@ -65,6 +72,8 @@ export interface LoadRun extends AsyncIterable<LoadEvent> {
   readonly result: Promise<LoadSummary>;
   readonly info: RunInfo;
   abort(): void;
+  /** Requests in flight right now, with their intended starts (only with `on_request`). */
+  outstanding(): OpenRequest[];
 }
 
 const MODE_DEFAULTS = {
@@ -85,7 +94,9 @@ const OptionsSchema = z.strictObject({
   max_in_flight: z.number().int().min(1).max(1_000_000).default(10_000),
   timeout_ms: z.number().int().min(1).max(600_000).default(10_000),
   max_lag_ms: z.number().positive().max(60_000).default(5),
-  error_status_from: z.number().int().min(100).max(600).default(500),
+  error_status_from: z.number().int().min(201).max(600).optional(),
+  on_request: z.function().optional(),
+  self_watch: z.strictObject({ lag_ms: z.number().positive(), eld_ms: z.number().positive(), cpu_pressure: z.number().gt(0).max(1) }).partial().optional(),
   spin_ms: z.number().min(0).max(20).default(0),
   outputs: z.array(z.any()).default([]),
   signal: z.any().optional(),
@@ -106,7 +117,9 @@ interface Resolved {
   maxInFlight: number;
   timeoutMs: number;
   maxLagMs: number;
-  errorStatusFrom: number;
+  errorStatusFrom: number | undefined;
+  onRequest: ((r: RequestRecord) => void) | undefined;
+  selfWatch: SelfWatch;
   spinMs: number;
   outputs: LoadOutput[];
   signal: AbortSignal | undefined;
@@ -185,6 +198,8 @@ function resolve(options: LoadOptions): Resolved {
     timeoutMs: o.timeout_ms,
     maxLagMs: o.max_lag_ms,
     errorStatusFrom: o.error_status_from,
+    onRequest: o.on_request as ((r: RequestRecord) => void) | undefined,
+    selfWatch: { ...DEFAULT_SELF_WATCH, ...o.self_watch },
     spinMs: o.spin_ms,
     outputs: o.outputs as LoadOutput[],
     signal: o.signal as AbortSignal | undefined,
@@ -242,16 +257,21 @@ export function runLoad(options: LoadOptions): LoadRun {
     expected_requests: Math.round(r.profile.expected),
   };
   const queue = new EventQueue<LoadEvent>();
+  let engine: Engine | undefined;
 
   const result = (async (): Promise<LoadSummary> => {
     try {
       for (const o of r.outputs) await o.start?.(info);
-      const agg = new Aggregator(info.endpoints, r.errorStatusFrom);
+      const from = r.errorStatusFrom;
+      const agg = new Aggregator(
+        info.endpoints,
+        r.mix.endpoints.map((e) => (from !== undefined && e.expect === DEFAULT_EXPECT ? [[200, from - 1] as const] : e.expect)),
+      );
       const onSecond = (s: SecondSample): void => {
         queue.push(s);
         for (const o of r.outputs) o.second(s);
       };
-      const engine = new Engine({
+      engine = new Engine({
         profile: r.profile,
         schedule: new Schedule(r.profile, r.arrivals, r.seed, arrivalLimit(r.profile)),
         factory: new RequestFactory(r.mix, r.seed, r.prefix),
@@ -265,9 +285,12 @@ export function runLoad(options: LoadOptions): LoadRun {
         maxInFlight: r.maxInFlight,
         lagThreshold_ms: r.maxLagMs,
         drain_ms: r.timeoutMs + 1000,
+        timeout_ms: r.timeoutMs,
         spin_ms: r.spinMs,
         keepHistograms: r.keepHistograms,
         onSecond,
+        onRequest: r.onRequest,
+        selfWatch: r.selfWatch,
         signal: ctrl.signal,
       });
       const res = await engine.run();
@@ -281,6 +304,9 @@ export function runLoad(options: LoadOptions): LoadRun {
       }
       if (t.generatorDropped > 0) {
         reasons.push(`${t.generatorDropped} arrivals were dropped while the generator itself was behind schedule`);
+      }
+      if (res.eventLoopDelay.p99 > r.selfWatch.eld_ms) {
+        reasons.push(`event-loop delay p99 ${res.eventLoopDelay.p99} ms > ${r.selfWatch.eld_ms} ms: the generator's own process was stalled`);
       }
       const round = (x: number): number => Math.round(x * 100) / 100;
       const summary: LoadSummary = {
@@ -312,6 +338,8 @@ export function runLoad(options: LoadOptions): LoadRun {
           event_loop_delay_ms: res.eventLoopDelay,
           generator_dropped: t.generatorDropped,
           cpu_s: { user: round(res.cpu.user), system: round(res.cpu.system) },
+          unmeasurable_seconds: res.unmeasurableSeconds,
+          cpu_pressure_max: res.cpuPressureMax === null ? null : Math.round(res.cpuPressureMax * 1000) / 1000,
         },
         valid: reasons.length === 0,
         invalid_reasons: reasons,
@@ -334,6 +362,7 @@ export function runLoad(options: LoadOptions): LoadRun {
     info,
     result,
     abort: () => ctrl.abort(),
+    outstanding: () => engine?.outstanding() ?? [],
     [Symbol.asyncIterator]: () => queue.iterator(),
   };
 }

@@ -5,11 +5,49 @@
  */
 import type { Histogram, Percentiles } from './histogram.ts';
 
-/** Requests that got no usable answer, by why. `status` = answered with a status ≥ the error threshold (5xx). */
+/**
+ * What one request came to, from the user's side. `ok` = answered with a status its endpoint expects (200–399
+ * unless the mix says `expect:`); an unexpected status is classed by its class (`http_4xx`, `http_5xx`, or
+ * `http_other` for an unexpected 1xx–3xx); `timeout` = no answer within timeout_ms (or cut off when the run
+ * ended); `refused` = the connection was refused; `reset` = the connection broke (reset, closed mid-request, any
+ * other socket error); `dropped` = never sent, the in-flight cap was reached.
+ */
+export const OUTCOMES = ['ok', 'http_4xx', 'http_5xx', 'http_other', 'timeout', 'refused', 'reset', 'dropped'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+export type OutcomeCounts = Record<Outcome, number>;
+
+/**
+ * Requests that got no usable answer, by why: `status` = answered with a status the endpoint does not expect,
+ * `connection` = refused or reset. (Kept for the outputs that predate `outcomes`; dropped requests are not here.)
+ */
 export interface ErrorCounts {
   status: number;
   timeout: number;
   connection: number;
+}
+
+/**
+ * One request, as the user experienced it (only when a caller asks for per-request records: the runner does).
+ * Times are wall-clock epoch ms with sub-ms resolution, derived from the monotonic clock: intended = the
+ * arrival's due time (not when it was sent), done = when the outcome was known. Latency = done − intended.
+ */
+export interface RequestRecord {
+  /** Request index in the run (the seed's request i). */
+  i: number;
+  /** Endpoint index in the mix. */
+  endpoint: number;
+  intended_ms: number;
+  done_ms: number;
+  outcome: Outcome;
+  /** HTTP status, 0 when there was no answer. */
+  status: number;
+}
+
+/** A request sent and not yet settled, at the moment someone asked. */
+export interface OpenRequest {
+  i: number;
+  endpoint: number;
+  intended_ms: number;
 }
 
 /** One endpoint's (or all endpoints') numbers over one second or the whole run. */
@@ -22,6 +60,8 @@ export interface EndpointStats {
   /** Responses received, whatever their status. */
   completed: number;
   errors: ErrorCounts;
+  /** Every arrival by outcome (dropped ones included). */
+  outcomes: OutcomeCounts;
   status_codes: Record<string, number>;
   /** Latency from the *intended* start (coordinated-omission-free): what a user arriving on schedule saw. */
   latency_ms: Percentiles;
@@ -37,6 +77,13 @@ export interface GeneratorSecond {
   event_loop_delay_ms: { p99: number; max: number };
   /** Drops of arrivals the generator itself was late for (it could not keep up). */
   generator_dropped: number;
+  /**
+   * Share of this second in which some runnable task on the machine waited for a CPU (Linux PSI,
+   * /proc/pressure/cpu `some` total delta); null where the kernel has no PSI.
+   */
+  cpu_pressure: number | null;
+  /** Why this second cannot be trusted as a measurement (the generator's own lag or stalls distorted it), or null. */
+  unmeasurable: string | null;
 }
 
 /**
@@ -92,6 +139,9 @@ export interface LoadSummary {
     event_loop_delay_ms: { p50: number; p99: number; max: number };
     generator_dropped: number;
     cpu_s: { user: number; system: number };
+    /** Seconds the generator marked unmeasurable (see GeneratorSecond.unmeasurable), and the worst CPU pressure. */
+    unmeasurable_seconds: number;
+    cpu_pressure_max: number | null;
   };
   /** False when the generator could not keep up: the latencies then say more about the client than the server. */
   valid: boolean;

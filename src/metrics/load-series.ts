@@ -6,6 +6,8 @@
  *   runLoad ─ SecondSample ─▶ LoadSeriesRecorder.record ─▶ store: faultline_load_{offered,sent,dropped,completed,errors}_total{endpoint}
  *                                                               faultline_load_responses_total{endpoint,code}
  *                                                               faultline_load_latency_p99_ms{endpoint} (gauge)
+ *                                                               faultline_load_unmeasurable (0/1), _cpu_pressure,
+ *                                                               _dispatch_lag_p99_ms, _event_loop_delay_p99_ms (gauges)
  */
 import type { EndpointStats, SecondSample } from '../load/samples.ts';
 import type { SeriesStore } from './store.ts';
@@ -31,6 +33,12 @@ export class LoadSeriesRecorder {
     this.#endpoint(t, 'all', sample.total);
     for (const [name, stats] of Object.entries(sample.endpoints)) this.#endpoint(t, name, stats);
     this.store.add(t, 'faultline_load_target_rps', {}, sample.target_rps);
+    // The generator's self-watch, so a re-judge knows which seconds could not be measured.
+    const g = sample.generator;
+    this.store.add(t, 'faultline_load_unmeasurable', {}, g.unmeasurable ? 1 : 0);
+    this.store.add(t, 'faultline_load_dispatch_lag_p99_ms', {}, g.dispatch_lag_ms.p99);
+    this.store.add(t, 'faultline_load_event_loop_delay_p99_ms', {}, g.event_loop_delay_ms.p99);
+    if (g.cpu_pressure !== null) this.store.add(t, 'faultline_load_cpu_pressure', {}, g.cpu_pressure);
   }
 
   #endpoint(t: number, endpoint: string, s: EndpointStats): void {

@@ -48,8 +48,8 @@ function experiment(over: { steady?: number; slo?: number; consecutive?: number 
         name: 'h',
         window_s: 3,
         sli: [
-          { name: 'write_p99_ms', metric: 'latency_ms', service: 'api', method: 'POST', route: '/orders', steady_state: over.steady ?? 250, slo_threshold: over.slo ?? 1000 },
-          { name: 'read_avail', metric: 'availability', service: 'api', method: 'GET', route: '/orders/:id', steady_state: 0.999, critical: true },
+          { name: 'write_p99_ms', source: 'server', metric: 'latency_ms', service: 'api', method: 'POST', route: '/orders', steady_state: over.steady ?? 250, slo_threshold: over.slo ?? 1000 },
+          { name: 'read_avail', source: 'server', metric: 'availability', service: 'api', method: 'GET', route: '/orders/:id', steady_state: 0.999, critical: true },
         ],
       },
       windows: { warmup_s: 0, baseline_s: 10, fault_s: 10, recovery_s: 20 },

@@ -5,14 +5,16 @@
  *   <run>/experiment.yaml     the experiment file as run (verbatim)
  *   <run>/run.json            resolved experiment, marks, fault events, mitigations, load summary, timeline
  *   <run>/series.jsonl        every series collected (SeriesStore.toJsonl)
+ *   <run>/requests.jsonl      every request the users sent, with outcome and latency (RequestLog.toJsonl)
  *   <run>/fault-events.jsonl  the controller's start/stop annotations for this run's faults
  *   <run>/verdict.json        the verdict with its numbers and reasons
  *   <run>/<report files>      one per report plugin (journal.json, report.md, report.html, junit.xml)
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.ts';
 import type { LoadSummary } from '../load/samples.ts';
+import { RequestLog } from '../metrics/requests.ts';
 import { SeriesStore } from '../metrics/store.ts';
 import { computeVerdict, timeline, type Marks, type Tick, type Verdict } from './evaluate.ts';
 import { REPORTS } from './reports/index.ts';
@@ -50,8 +52,9 @@ export interface RunRecord {
  * Writes the whole run dir (data files, then every report plugin's file).
  * @example writeRun('runs/2026-…-payments', record, verdict, store, controllerEventsText)
  */
-export function writeRun(dir: string, record: RunRecord, verdict: Verdict, store: SeriesStore, faultEvents: string): void {
+export function writeRun(dir: string, record: RunRecord, verdict: Verdict, store: SeriesStore, faultEvents: string, requests?: RequestLog): void {
   mkdirSync(dir, { recursive: true });
+  if (requests) writeFileSync(join(dir, 'requests.jsonl'), requests.toJsonl());
   writeFileSync(join(dir, 'experiment.yaml'), record.experiment_text);
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
   writeFileSync(join(dir, 'series.jsonl'), store.toJsonl());
@@ -74,7 +77,7 @@ export function writeReports(dir: string, record: RunRecord, verdict: Verdict): 
  * Reads a run dir back (for `faultline report` and re-judging).
  * @example const { record, verdict } = readRun('runs/x');
  */
-export function readRun(dir: string): { record: RunRecord; verdict: Verdict; store: () => SeriesStore } {
+export function readRun(dir: string): { record: RunRecord; verdict: Verdict; store: () => SeriesStore; requests: () => RequestLog | undefined } {
   const read = (name: string): string => {
     try {
       return readFileSync(join(dir, name), 'utf8');
@@ -84,7 +87,8 @@ export function readRun(dir: string): { record: RunRecord; verdict: Verdict; sto
   };
   const record = JSON.parse(read('run.json')) as RunRecord;
   const verdict = JSON.parse(read('verdict.json')) as Verdict;
-  return { record, verdict, store: () => SeriesStore.fromJsonl(read('series.jsonl')) };
+  const requests = (): RequestLog | undefined => (existsSync(join(dir, 'requests.jsonl')) ? RequestLog.fromJsonl(readFileSync(join(dir, 'requests.jsonl'), 'utf8')) : undefined);
+  return { record, verdict, store: () => SeriesStore.fromJsonl(read('series.jsonl')), requests };
 }
 
 /**
@@ -93,20 +97,23 @@ export function readRun(dir: string): { record: RunRecord; verdict: Verdict; sto
  * Integrity and stop condition results are the run's own (they are facts of the run, not of the hypothesis).
  * @example rejudge('runs/x', loadExperiment('strict.yaml')).verdict.result // 'degraded'
  */
-export function rejudge(dir: string, experiment: Experiment): { record: RunRecord; verdict: Verdict; store: SeriesStore } {
+export function rejudge(dir: string, experiment: Experiment): { record: RunRecord; verdict: Verdict; store: SeriesStore; requests: RequestLog | undefined } {
   const old = readRun(dir);
   const store = old.store();
+  const requests = old.requests();
   const { marks } = old.record;
   const f0 = marks.first_inject ?? marks.fault_start;
   const stop = old.verdict.stop.tripped ? { condition: old.verdict.stop.condition ?? 'stop condition', at: f0 + (old.verdict.stop.at_s ?? 0) * 1000 } : undefined;
-  const verdict = computeVerdict({ experiment, store, marks, stop, integrity: old.verdict.integrity });
+  // The generator's own verdict on the run (unmeasurable) is a fact of the run, like integrity.
+  const invalid = old.record.load_summary && !old.record.load_summary.valid ? [`load generator: ${old.record.load_summary.invalid_reasons.join('; ')}`] : [];
+  const verdict = computeVerdict({ experiment, store, requests, marks, stop, integrity: old.verdict.integrity, invalid });
   const floors = [marks.baseline_start, marks.fault_start, marks.first_inject, marks.last_revert].filter((x): x is number => x !== undefined);
   const record: RunRecord = {
     ...old.record,
     experiment,
     experiment_text: readFileSync(experiment.source, 'utf8'),
     notes: [...old.record.notes, `re-judged from ${dir} with ${experiment.source}`],
-    timeline: timeline(store, experiment, marks.start, new Date(old.record.ended_at).getTime(), floors),
+    timeline: timeline({ store, requests }, experiment, marks.start, new Date(old.record.ended_at).getTime(), floors),
   };
-  return { record, verdict, store };
+  return { record, verdict, store, requests };
 }

@@ -18,6 +18,7 @@ import { loadMixFile } from '../load/mix.ts';
 import { planRequests, runLoad, type LoadOptions } from '../load/run.ts';
 import type { LoadSummary } from '../load/samples.ts';
 import { LoadSeriesRecorder } from '../metrics/load-series.ts';
+import { RequestLog } from '../metrics/requests.ts';
 import { PrometheusSource } from '../metrics/prometheus.ts';
 import { Scraper, type ScrapeTarget } from '../metrics/scraper.ts';
 import { sumIncrease } from '../metrics/sli.ts';
@@ -26,7 +27,8 @@ import { labStatus } from '../supervisor/control.ts';
 import { statePaths } from '../supervisor/state-dir.ts';
 import { labToken } from '../supervisor/token.ts';
 import { controllerPort, LAB_SERVICES } from '../supervisor/topology.ts';
-import { breaches, computeVerdict, integrityNotChecked, sliValue, timeline, type Integrity, type Marks, type Verdict } from './evaluate.ts';
+import { breaches, computeVerdict, integrityNotChecked, sliValue, timeline, type Integrity, type Marks, type Sources, type Verdict } from './evaluate.ts';
+import { breachEstablished, estimate } from './evidence.ts';
 import { checkIntegrity } from './integrity.ts';
 import { liveStatus } from './live-status.ts';
 import { applyMitigations } from './mitigations.ts';
@@ -129,6 +131,12 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
   const mitigation = await applyMitigations(switches, exp.mitigations);
   const mitigations = { requested: mitigation.requested, applied: mitigation.applied };
 
+  // Every request the users sent, as they saw it: the default source of every SLI.
+  const requests = new RequestLog(
+    loadMixFile(exp.mix_path, { ...process.env, FAULTLINE_LAB_TOKEN: token }).endpoints.map((e) => e.name),
+    exp.load.timeout_ms,
+  );
+  const src: Sources = { store, requests };
   // The mix reads the bearer token from the environment when compiled; set it only for that moment.
   const loadOptions: LoadOptions = {
     target: lab.apiUrl,
@@ -136,8 +144,10 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     mixFile: exp.mix_path,
     seed: exp.load.seed,
     timeout_ms: exp.load.timeout_ms,
-    max_lag_ms: 50,
+    // The same bar as a second's self-watch (DEFAULT_SELF_WATCH): a 100 ms stall moves a request across a 250 ms SLO.
+    max_lag_ms: 100,
     connections: 64,
+    on_request: (r) => requests.add(r),
   };
   const prevToken = process.env.FAULTLINE_LAB_TOKEN;
   process.env.FAULTLINE_LAB_TOKEN = token;
@@ -175,7 +185,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
       left_s: Math.max(0, Math.round((until - now) / 1000)),
       faults_active: injected.filter((f) => f.t_stop === undefined).length,
       slis: exp.hypothesis.sli.map((s) => {
-        const v = sliValue(store, s, lo, now);
+        const v = sliValue(src, s, lo, now, load.outstanding());
         const threshold = thresholdOf === 'slo' ? (s.slo_threshold ?? s.steady_state) : s.steady_state;
         return { name: s.name, value: Number.isFinite(v) ? v : null, threshold, ok: !breaches(s, v, threshold), unit: s.metric === 'latency_ms' ? 'ms' : 'ratio' };
       }),
@@ -208,9 +218,10 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     await phaseLoop('warmup', marks.baseline_start, 'steady', t0);
     await phaseLoop('baseline', marks.fault_start, 'steady', marks.baseline_start);
     if (!signal?.aborted) await scraper.scrapeOnce();
+    // The same rule as the verdict's: unknown, or shown to be out of steady state (noise alone does not count).
     const bad = exp.hypothesis.sli.filter((s) => {
-      const v = sliValue(store, s, marks.baseline_start, Date.now());
-      return !Number.isFinite(v) || breaches(s, v, s.steady_state);
+      const e = estimate(src, s, marks.baseline_start, Date.now(), s.steady_state);
+      return e.value === null || breachEstablished(s, e, s.steady_state);
     });
     if (signal?.aborted) interrupted = true;
     else if (bad.length > 0) {
@@ -228,7 +239,14 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
             p.done = true;
             // TTL a little past the planned end: a runner that dies cannot leave the fault on for long.
             const ttl = Math.ceil((p.end - now) / 1000) + 10;
-            const f = await lab.chaos.inject({ type: p.spec.type, target: p.spec.target, params: p.spec.params, duration_s: ttl });
+            let f;
+            try {
+              f = await lab.chaos.inject({ type: p.spec.type, target: p.spec.target, params: p.spec.params, duration_s: ttl });
+            } catch (err) {
+              // A fault that could not be applied is recorded as not injected; the run goes on with the others.
+              notes.push(`inject of ${p.spec.name ?? `${p.spec.type}@${p.spec.target}`} at +${((now - marks.fault_start) / 1000).toFixed(1)} s failed (not injected): ${(err as Error).message}`);
+              continue;
+            }
             p.rec = { id: f.id, name: p.spec.name, fault_type: f.type, target: f.target, params: f.params, mechanism: f.mechanism, t_start: f.t_start, t_planned_stop: p.end / 1000 };
             injected.push(p.rec);
             marks.first_inject ??= f.t_start * 1000;
@@ -238,16 +256,19 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
             p.rec.t_stop = r.t_stop;
           }
         }
-        // Stop conditions, on each new scrape tick, over the rolling window since the first inject.
+        // Stop conditions over the rolling window since the first inject: users' SLIs at every step (with what is
+        // in flight now), server SLIs on each new scrape tick.
         const up = store.select('up', { service: exp.hypothesis.sli[0].service })[0];
-        const tick = up?.points.at(-1)?.[0];
-        if (tick === undefined || marks.first_inject === undefined || tick <= marks.first_inject) return;
+        const scrapeTick = up?.points.at(-1)?.[0];
+        if (marks.first_inject === undefined) return;
+        const open = load.outstanding();
         exp.hypothesis.stop_condition.forEach((c, i) => {
           const state = counters.get(i) ?? { n: 0, lastTick: 0 };
-          if (state.lastTick === tick) return;
-          state.lastTick = tick;
           const sli = exp.hypothesis.sli.find((s) => s.name === c.sli)!;
-          const v = sliValue(store, sli, Math.max(marks.first_inject!, tick - exp.hypothesis.window_s * 1000), tick);
+          const tick = sli.source === 'users' ? Date.now() : scrapeTick;
+          if (tick === undefined || tick <= marks.first_inject! || state.lastTick === tick) return;
+          state.lastTick = tick;
+          const v = sliValue(src, sli, Math.max(marks.first_inject!, tick - exp.hypothesis.window_s * 1000), tick, sli.source === 'users' ? open : undefined);
           const tripped = Number.isFinite(v) && (c.above !== undefined ? v > c.above : v < c.below!);
           state.n = tripped ? state.n + 1 : 0;
           counters.set(i, state);
@@ -277,7 +298,9 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     if (prometheus) notes.push(`series read from Prometheus at ${opts.prometheus}${prometheus.failures > 0 ? `; ${prometheus.failures} poll(s) failed, last: ${prometheus.lastError}` : ''}${prometheus.collisions.size > 0 ? `; ${prometheus.collisions.size} series skipped (same service and labels as another)` : ''}`);
     await mitigation.restore();
   }
-  if (summary && !summary.valid) notes.push(`load generator: ${summary.invalid_reasons.join('; ')}`);
+  // A run the generator itself calls unmeasurable is never judged on: its latencies describe the client.
+  if (summary && !summary.valid) invalid.push(`load generator: ${summary.invalid_reasons.join('; ')}`);
+  if (!summary) invalid.push('the load generator produced no summary: the users\' side of the run is incomplete');
   if (interrupted && !stop) stop = { condition: 'interrupted (Ctrl-C / signal)', at: Date.now() };
   opts.onProgress?.({ phase: 'judging', left_s: 0, slis: [], faults_active: 0 });
   const end = Date.now();
@@ -293,7 +316,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
         'this seed already ran on this lab data, so the write path was never exercised; run with another seed',
     );
   }
-  const verdict = computeVerdict({ experiment: exp, store, marks, stop, integrity, invalid });
+  const verdict = computeVerdict({ experiment: exp, store, requests, marks, stop, integrity, invalid });
   const floors = [marks.baseline_start, marks.fault_start, marks.first_inject, marks.last_revert].filter((x): x is number => x !== undefined);
   const record: RunRecord = {
     faultline_run: 1,
@@ -307,9 +330,9 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     notes,
     load_summary: summary ?? null,
     lab: { base_port: lab.base, state_dir: statePaths(opts.stateDir).root },
-    timeline: timeline(store, exp, t0, end, floors),
+    timeline: timeline(src, exp, t0, end, floors),
   };
-  writeRun(opts.outDir, record, verdict, store, controllerEvents(opts.stateDir, injected));
+  writeRun(opts.outDir, record, verdict, store, controllerEvents(opts.stateDir, injected), requests);
   await live.done(verdict);
   return { verdict, dir: opts.outDir, record };
 }

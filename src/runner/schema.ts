@@ -14,6 +14,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { FaultlineError, throwIfIssues, type Issue } from '../core/errors.ts';
 import { issuesFromZod } from '../core/schema.ts';
+import { loadMixFile } from '../load/mix.ts';
 
 /** What an SLI measures. Latency and error rate must stay *below* their thresholds; availability *above*. */
 export const SLI_METRICS = ['latency_ms', 'error_rate', 'availability'] as const;
@@ -25,10 +26,18 @@ const Sli = z.strictObject({
   metric: z.enum(SLI_METRICS),
   /** For latency_ms: which quantile (0.99 = p99). */
   quantile: z.number().gt(0).lt(1).default(0.99),
-  /** The service whose request histogram (lab_http_request_duration_seconds) is read: the edge by default. */
+  /**
+   * Whose numbers are judged: `users` (default) = the load generator's per-request records for `endpoint`;
+   * `server` = the service's own request histogram (lab_http_request_duration_seconds) for service/method/route.
+   * The other source, when it can be read, is shown beside it and never judged.
+   */
+  source: z.enum(['users', 'server']).default('users'),
+  /** The mix endpoint (users' source), e.g. create_order. Default: the endpoint whose method and path match route. */
+  endpoint: z.string().min(1).optional(),
+  /** The service whose request histogram is read for the server's figures: the edge by default. */
   service: z.string().min(1).default('api'),
-  /** The route label as the service reports it, e.g. /orders or /orders/:id. */
-  route: z.string().min(1),
+  /** The route label as the service reports it, e.g. /orders or /orders/:id (needed for the server's figures). */
+  route: z.string().min(1).optional(),
   method: z.string().regex(/^[A-Z]+$/).optional(),
   /** Threshold while no fault is active (baseline, and recovery: "back in SLO"). */
   steady_state: z.number().min(0),
@@ -160,13 +169,48 @@ export function parseExperiment(raw: unknown, source: string): Experiment {
         issues.push({ path: `faults[${i}].offset_s`, message: `must be inside the fault window (< ${e.windows.fault_s} s)` });
       }
     });
-    if (issues.length === 0) {
-      const mix_path = resolve(dirname(source), e.load.mix);
-      return { ...e, source, mix_path };
-    }
+    const mix_path = resolve(dirname(source), e.load.mix);
+    if (issues.length === 0) resolveEndpoints(e, mix_path, issues);
+    e.hypothesis.sli.forEach((s, i) => {
+      if (s.source === 'server' && s.route === undefined) issues.push({ path: `hypothesis.sli[${i}].route`, message: 'a server-source SLI needs the route its service reports (e.g. /orders)' });
+    });
+    if (issues.length === 0) return { ...e, source, mix_path };
   }
   throwIfIssues(issues);
   throw new Error('unreachable');
+}
+
+/** `/orders/:id` and `/orders/{order_id}` are the same route: a parameter, whatever its name. */
+function routeShape(path: string): string {
+  return path.replace(/\{[^}]+\}|:[A-Za-z_][A-Za-z0-9_]*/g, '*').replace(/\/+$/, '') || '/';
+}
+
+/**
+ * Gives every SLI its mix endpoint: the one it names (which must exist), or the one whose method and path match
+ * its method and route (backward compatibility with files written before the users' source).
+ */
+function resolveEndpoints(e: z.output<typeof ExperimentSchema>, mixPath: string, issues: Issue[]): void {
+  let endpoints: { name: string; method: string; path: string }[];
+  try {
+    // The token's value does not matter here: only names, methods and paths are read.
+    endpoints = loadMixFile(mixPath, { FAULTLINE_LAB_TOKEN: 'x', ...process.env }).endpoints.map((x) => ({ name: x.name, method: x.method, path: x.path_template }));
+  } catch (err) {
+    // Server-source SLIs do not need the mix; a users' SLI cannot be judged without it.
+    if (e.hypothesis.sli.some((s) => s.source === 'users')) issues.push({ path: 'load.mix', message: (err as Error).message });
+    return;
+  }
+  e.hypothesis.sli.forEach((s, i) => {
+    const at = `hypothesis.sli[${i}]`;
+    if (s.endpoint !== undefined) {
+      if (!endpoints.some((x) => x.name === s.endpoint)) issues.push({ path: `${at}.endpoint`, message: `the mix has no endpoint "${s.endpoint}" (it has: ${endpoints.map((x) => x.name).join(', ')})` });
+      return;
+    }
+    const match = s.route === undefined ? [] : endpoints.filter((x) => routeShape(x.path) === routeShape(s.route!) && (s.method === undefined || x.method === s.method));
+    if (match.length === 1) s.endpoint = match[0].name;
+    else if (s.source === 'users') {
+      issues.push({ path: `${at}.endpoint`, message: match.length === 0 ? `no mix endpoint matches ${s.method ?? '*'} ${s.route ?? '(no route)'}: name one with endpoint:` : `${match.length} mix endpoints match ${s.method ?? '*'} ${s.route}: name one with endpoint:` });
+    }
+  });
 }
 
 /** Reads a YAML file, reporting syntax errors with line and column. */

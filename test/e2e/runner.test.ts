@@ -43,7 +43,7 @@ function experimentFile(dir: string, name: string, body: string): string {
   return file;
 }
 
-describe('faultline run', { skip, timeout: 240_000 }, () => {
+describe('faultline run', { skip, timeout: 300_000 }, () => {
   let stateDir = '';
   let work = '';
   let controller = '';
@@ -97,7 +97,7 @@ describe('faultline run', { skip, timeout: 240_000 }, () => {
     assert.ok(v.integrity.acknowledged_orders! > 0 && v.integrity.found_on_primary! >= v.integrity.acknowledged_orders!, JSON.stringify(v.integrity));
     assert.equal(v.integrity.duplicate_orders, 0);
     assert.equal(v.integrity.replica_caught_up, true);
-    for (const f of ['experiment.yaml', 'run.json', 'series.jsonl', 'fault-events.jsonl', 'verdict.json', 'journal.json', 'report.md', 'report.html', 'junit.xml']) {
+    for (const f of ['experiment.yaml', 'run.json', 'series.jsonl', 'requests.jsonl', 'fault-events.jsonl', 'verdict.json', 'journal.json', 'report.md', 'report.html', 'junit.xml']) {
       assert.ok(existsSync(join(out, f)) && statSync(join(out, f)).size > 0, `${f} missing or empty`);
     }
     const journal = JSON.parse(readFileSync(join(out, 'journal.json'), 'utf8'));
@@ -115,8 +115,13 @@ describe('faultline run', { skip, timeout: 240_000 }, () => {
     const again = await faultline(['report', out]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(readFileSync(join(out, 'report.html'), 'utf8'), html);
+    // Judged on the users (every SLI), with the server's figures beside them; requests.jsonl kept for re-judging.
+    assert.equal(v.figures_source, 'users');
+    assert.ok(v.slis.every((s) => s.source === 'users' && s.other?.source === 'server' && s.evidence.fault.n > 0), JSON.stringify(v.slis.map((s) => [s.name, s.source, s.other?.source])));
+    assert.ok(v.figures.users !== null && v.figures.server.fault_p99 !== null);
+    assert.ok(existsSync(join(out, 'requests.jsonl')));
     // The same run data judged by a strict hypothesis (writes ≤ 300 ms under the fault) gives another verdict.
-    const strict = experimentFile(work, 'strict', readFileSync(CI_EXPERIMENT, 'utf8').replace('slo_threshold: 1000', 'slo_threshold: 300').replace(/^title: .*$/m, 'title: strict'));
+    const strict = experimentFile(work, 'strict', readFileSync(CI_EXPERIMENT, 'utf8').replace('slo_threshold: 1000', 'slo_threshold: 300').replace(/^title: .*$/m, 'title: strict').replace('mix: mixes/lab-default.yaml', `mix: ${MIX}`));
     const rejudged = await faultline(['report', out, '--hypothesis', strict, '--out', join(work, 'strict'), '--json']);
     const sv = JSON.parse(rejudged.stdout) as Verdict;
     assert.equal(sv.result, 'degraded', sv.reasons.join('; '));

@@ -23,6 +23,8 @@ export function formatSummary(s: LoadSummary): string {
       `(status ${t.errors.status}, timeout ${t.errors.timeout}, connection ${t.errors.connection})  ` +
       `unfinished ${s.unfinished}`,
     `  status codes ${Object.entries(t.status_codes).map(([c, n]) => `${c}×${n}`).join(' ') || '-'}`,
+    // ok = a status the endpoint expects (200–399 unless the mix says `expect:`): a 401 on every request is an error.
+    `  outcomes ${Object.entries(t.outcomes ?? {}).filter(([, n]) => n > 0).map(([o, n]) => `${o} ${n}`).join(', ') || '-'}`,
     `  latency from intended start  ${pct(t.latency_ms)}  mean ${t.mean_latency_ms} ms`,
     `  latency from actual send     ${pct(t.send_latency_ms)}`,
   ];
@@ -32,7 +34,8 @@ export function formatSummary(s: LoadSummary): string {
   const g = s.generator;
   lines.push(
     `  generator: dispatch lag p50 ${g.dispatch_lag_ms.p50} p99 ${g.dispatch_lag_ms.p99} max ${g.dispatch_lag_ms.max} ms; ` +
-      `event-loop delay p99 ${g.event_loop_delay_ms.p99} ms; cpu user ${g.cpu_s.user}s sys ${g.cpu_s.system}s`,
+      `event-loop delay p99 ${g.event_loop_delay_ms.p99} ms; cpu user ${g.cpu_s.user}s sys ${g.cpu_s.system}s; ` +
+      `unmeasurable seconds ${g.unmeasurable_seconds}; machine CPU pressure max ${g.cpu_pressure_max === null ? 'n/a' : `${Math.round(g.cpu_pressure_max * 100)} %`}`,
   );
   lines.push(
     s.valid

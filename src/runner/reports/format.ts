@@ -24,3 +24,27 @@ export function fmtValue(v: number | null | undefined, metric: string): string {
 export function fmtS(v: number | null | undefined): string {
   return v === null || v === undefined ? '—' : `${v.toFixed(1)} s`;
 }
+
+/** An interval in the SLI's unit: "[12.0 ms, 40.1 ms]". */
+export function fmtInterval(ci: readonly [number, number] | null | undefined, metric: string): string {
+  if (!ci) return '—';
+  return `[${fmtValue(ci[0], metric)}, ${fmtValue(ci[1], metric)}]`;
+}
+
+/** A difference in the SLI's unit, signed: "+1 480.2 ms", "−99.500 %". */
+export function fmtDiff(v: number | null | undefined, metric: string): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  const sign = v > 0 ? '+' : v < 0 ? '−' : '±';
+  return `${sign}${fmtValue(Math.abs(v), metric)}`;
+}
+
+/** An estimate as "value (n = 123, 95 % CI …)" with "unknown: why" / "needs ≥ N" when it cannot carry a judgement. */
+export function fmtEstimate(e: { value: number | null; n: number; ci: readonly [number, number] | null; enough: boolean; needed: number | null; unknown?: string; exceed?: { x: number } } | undefined, metric: string): string {
+  if (!e) return '—';
+  if (e.value === null) return `unknown (${e.unknown ?? 'no data'})`;
+  const parts = [`n = ${e.n}`];
+  if (e.ci) parts.push(`CI ${fmtInterval(e.ci, metric)}`);
+  if (e.exceed) parts.push(`${e.exceed.x} over threshold`);
+  if (!e.enough && e.needed !== null) parts.push(`too few: needs ≥ ${e.needed}`);
+  return `${fmtValue(e.value, metric)} (${parts.join(', ')})`;
+}

@@ -89,8 +89,8 @@ test('report.html renders in headless Chromium: one chart per SLI, the fault win
           name: 'writes stay fast and mostly succeed while payments is slow',
           window_s: 5,
           sli: [
-            { name: 'write_p99_ms', metric: 'latency_ms', route: '/orders', method: 'POST', steady_state: 100, slo_threshold: 400 },
-            { name: 'write_errors', metric: 'error_rate', route: '/orders', method: 'POST', steady_state: 0.01, slo_threshold: 0.02 },
+            { name: 'write_p99_ms', source: 'server', metric: 'latency_ms', route: '/orders', method: 'POST', steady_state: 100, slo_threshold: 400 },
+            { name: 'write_errors', source: 'server', metric: 'error_rate', route: '/orders', method: 'POST', steady_state: 0.01, slo_threshold: 0.02 },
           ],
         },
         windows: { warmup_s: 0, baseline_s: 20, fault_s: 20, recovery_s: 20 },

@@ -9,7 +9,7 @@ import type { Verdict } from '../evaluate.ts';
 import type { RunRecord } from '../record.ts';
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const COLORS: Record<string, string> = { held: '#1a7f37', degraded: '#9a6700', failed: '#cf222e', aborted: '#8250df', invalid: '#57606a' };
+const COLORS: Record<string, string> = { held: '#1a7f37', degraded: '#9a6700', failed: '#cf222e', aborted: '#8250df', invalid: '#57606a', inconclusive: '#0550ae' };
 
 function chart(record: RunRecord, v: Verdict, name: string): string {
   const s = v.slis.find((x) => x.name === name)!;
@@ -19,14 +19,14 @@ function chart(record: RunRecord, v: Verdict, name: string): string {
   const t0 = record.marks.start;
   const t1 = Math.max(record.marks.recovery_end, ...record.timeline.map((t) => t.t));
   const scale = s.metric === 'latency_ms' ? 1 : 100;
-  const pts = record.timeline.map((t) => ({ x: (t.t - t0) / 1000, i: t.interval[name], r: t.rolling[name] }));
-  const values = pts.flatMap((p) => [p.i, p.r]).filter((x): x is number => x !== null && x !== undefined).map((x) => x * scale);
+  const pts = record.timeline.map((t) => ({ x: (t.t - t0) / 1000, i: t.interval[name], r: t.rolling[name], o: t.other_interval?.[name] }));
+  const values = pts.flatMap((p) => [p.i, p.r, p.o]).filter((x): x is number => x !== null && x !== undefined).map((x) => x * scale);
   const yMax = Math.max(1e-9, s.steady_state * scale, s.slo_threshold * scale, ...values) * 1.1;
   const yMin = s.metric === 'availability' ? Math.min(s.slo_threshold * scale, ...values) * 0.999 : 0;
   const xMax = Math.max(1, (t1 - t0) / 1000);
   const X = (x: number): number => pad.l + (x / xMax) * (W - pad.l - pad.r);
   const Y = (y: number): number => pad.t + (1 - (y - yMin) / (yMax - yMin || 1)) * (H - pad.t - pad.b);
-  const line = (key: 'i' | 'r'): string => {
+  const line = (key: 'i' | 'r' | 'o'): string => {
     let d = '';
     let pen = false;
     for (const p of pts) {
@@ -50,7 +50,7 @@ function chart(record: RunRecord, v: Verdict, name: string): string {
   const unit = s.metric === 'latency_ms' ? 'ms' : '%';
   const ticksY = [0, 0.5, 1].map((f) => yMin + f * (yMax - yMin));
   const ticksX = Array.from({ length: 6 }, (_, i) => (i * xMax) / 5);
-  return `<figure><figcaption>${esc(name)} (${esc(s.metric)}${s.metric === 'latency_ms' ? ` p${(record.experiment.hypothesis.sli.find((x) => x.name === name)!.quantile * 100).toFixed(1).replace(/\.0$/, '')}` : ''})</figcaption>
+  return `<figure><figcaption>${esc(name)} — ${esc(s.measured_at ?? s.source ?? 'server')} (${esc(s.metric)}${s.metric === 'latency_ms' ? ` p${(record.experiment.hypothesis.sli.find((x) => x.name === name)!.quantile * 100).toFixed(1).replace(/\.0$/, '')}` : ''})</figcaption>
 <svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(name)} over time">
 ${shade}
 <line class="axis" x1="${pad.l}" x2="${pad.l}" y1="${pad.t}" y2="${H - pad.b}"/><line class="axis" x1="${pad.l}" x2="${W - pad.r}" y1="${H - pad.b}" y2="${H - pad.b}"/>
@@ -60,19 +60,26 @@ ${hline(s.steady_state, 'steady', 'steady state')}
 ${s.slo_threshold !== s.steady_state ? hline(s.slo_threshold, 'slo', 'SLO under fault') : ''}
 <path class="rolling" d="${line('r')}"/>
 <path class="interval" d="${line('i')}"/>
+${s.other ? `<path class="other" d="${line('o')}"><title>${esc(s.other.source)} (not judged)</title></path>` : ''}
 ${recMark}
 </svg></figure>`;
 }
 
 function page(record: RunRecord, v: Verdict): string {
+  const u = v.figures?.users;
+  const sv = v.figures?.server;
+  // Both sources, each under its own name.
+  const both = (k: 'baseline_p99' | 'fault_p99' | 'baseline_err_rate' | 'fault_err_rate' | 'read_availability', m: string): string =>
+    `users ${u ? fmtValue(u[k], m) : 'not recorded'} · server ${sv ? fmtValue(sv[k], m) : '—'}`;
   const rows: [string, string][] = [
-    ['baseline p99', fmtValue(v.baseline_p99, 'latency_ms')],
-    ['fault p99', fmtValue(v.fault_p99, 'latency_ms')],
-    ['baseline error rate', fmtValue(v.baseline_err_rate, 'error_rate')],
-    ['fault error rate', fmtValue(v.fault_err_rate, 'error_rate')],
-    ['read availability (fault)', fmtValue(v.read_availability, 'availability')],
-    ['time to detect', fmtS(v.time_to_detect_s)],
-    ['MTTR', fmtS(v.mttr_s)],
+    ['judged on', `${v.figures_source ?? 'server'} (${v.slis.map((s) => `${s.name}: ${s.source ?? 'server'}`).join(', ')})`],
+    ['baseline write p99', both('baseline_p99', 'latency_ms')],
+    ['fault write p99', both('fault_p99', 'latency_ms')],
+    ['baseline write error rate', both('baseline_err_rate', 'error_rate')],
+    ['fault write error rate', both('fault_err_rate', 'error_rate')],
+    ['read availability (fault)', both('read_availability', 'availability')],
+    ['time to detect', `${fmtS(v.time_to_detect_s)} (${v.timing?.detect_precision ?? 'one scrape interval'})`],
+    ['MTTR', `${v.mttr_s === null ? '—' : `${v.mttr_s.toFixed(2)} s`} (${v.timing?.mttr_precision ?? 'one scrape interval'})`],
     ['blast radius', `${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints, ${v.blast_radius.services_breached.join(', ') || 'no service'}`],
     ['offered writes → payments calls', `${v.load.offered_writes} → ${v.load.effective_payments_calls} (×${v.load.amplification?.toFixed(2) ?? '—'})`],
     ['data integrity', `${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'} — ${v.integrity.notes.join('; ')}`],
@@ -85,7 +92,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:820px;color:
 table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
 figure{margin:18px 0}figcaption{font-weight:600;margin-bottom:4px}
 .chart .fault{fill:#cf222e;fill-opacity:.12}.chart .axis{stroke:#8c959f}.chart .tick,.chart .lbl{font-size:10px;fill:#57606a}
-.chart .interval{fill:none;stroke:#0969da;stroke-width:1.6}.chart .rolling{fill:none;stroke:#8250df;stroke-width:1;stroke-dasharray:4 3}
+.chart .interval{fill:none;stroke:#0969da;stroke-width:1.6}.chart .other{fill:none;stroke:#8c959f;stroke-width:1;stroke-dasharray:1 2}.chart .rolling{fill:none;stroke:#8250df;stroke-width:1;stroke-dasharray:4 3}
 .chart .steady{stroke:#1a7f37;stroke-dasharray:6 4}.chart .slo{stroke:#cf222e;stroke-dasharray:2 3}.chart .recovered{stroke:#1a7f37;stroke-width:1.5}
 .legend span{margin-right:14px;font-size:12px}
 </style></head><body>
@@ -93,7 +100,7 @@ figure{margin:18px 0}figcaption{font-weight:600;margin-bottom:4px}
 <p><span class="verdict" id="verdict">${v.result.toUpperCase()}</span> ${esc(v.hypothesis)}</p>
 <ul>${v.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>
 <table>${rows.map(([k, val]) => `<tr><th>${esc(k)}</th><td>${esc(val)}</td></tr>`).join('')}</table>
-<p class="legend"><span style="color:#0969da">━ per interval</span><span style="color:#8250df">┄ rolling ${record.experiment.hypothesis.window_s} s</span><span style="color:#cf222e">▮ fault window</span><span style="color:#1a7f37">┄ steady state</span></p>
+<p class="legend"><span style="color:#0969da">━ per interval (judged source)</span><span style="color:#8c959f">┈ other source (not judged)</span><span style="color:#8250df">┄ rolling ${record.experiment.hypothesis.window_s} s</span><span style="color:#cf222e">▮ fault window</span><span style="color:#1a7f37">┄ steady state</span></p>
 ${v.slis.map((s) => chart(record, v, s.name)).join('\n')}
 <details><summary>Full report (markdown)</summary><pre>${esc(markdown.render(record, v))}</pre></details>
 </body></html>

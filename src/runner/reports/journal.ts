@@ -17,6 +17,7 @@ function probes(record: RunRecord, verdict: Verdict, which: 'baseline' | 'recove
   return verdict.slis.map((s) => {
     const threshold = s.steady_state;
     const output = which === 'baseline' ? s.baseline : s.recovery;
+    const evidence = s.evidence ? (which === 'baseline' ? s.evidence.baseline : s.evidence.recovery) : undefined;
     const met = output !== null && (s.direction === 'max' ? output <= threshold : output >= threshold);
     return {
       activity: {
@@ -26,6 +27,12 @@ function probes(record: RunRecord, verdict: Verdict, which: 'baseline' | 'recove
         tolerance: { type: 'range', range: s.direction === 'max' ? [0, threshold] : [threshold, 1] },
       },
       output,
+      // Where the number came from, on how many requests, how exact: the same figures as the verdict's.
+      source: s.source ?? 'server',
+      sample_size: evidence?.n ?? null,
+      confidence_interval_95: evidence?.ci ?? null,
+      enough_data: evidence?.enough ?? null,
+      precision: s.precision ?? null,
       status: output === null ? 'failed' : 'succeeded',
       tolerance_met: met,
     };
@@ -85,7 +92,18 @@ export const journal: ReportFormat = {
           end: iso(f.t_stop),
           status: f.t_stop === undefined ? 'failed' : 'succeeded',
         })),
-        faultline: { verdict: verdict.result, reasons: verdict.reasons },
+        faultline: {
+          verdict: verdict.result,
+          reasons: verdict.reasons,
+          figures_source: verdict.figures_source ?? 'server',
+          figures: verdict.figures ?? null,
+          mttr_s: verdict.mttr_s,
+          time_to_detect_s: verdict.time_to_detect_s,
+          timing: verdict.timing ?? null,
+          slis: verdict.slis.map((s) => ({ name: s.name, source: s.source, status: s.status, evidence: s.evidence, other: s.other, comparisons: s.comparisons, precision: s.precision, recovery_curve: s.recovery_curve })),
+          samples: verdict.samples ?? [],
+          measurement: verdict.measurement ?? null,
+        },
       },
       null,
       2,

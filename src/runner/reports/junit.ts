@@ -1,5 +1,5 @@
 /** junit.xml: one test suite per run, so CI shows the verdict and each check as test cases. */
-import { fmtValue, type ReportFormat } from './format.ts';
+import { fmtEstimate, fmtValue, type ReportFormat } from './format.ts';
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -11,9 +11,18 @@ export const junit: ReportFormat = {
     cases.push({ name: `verdict: ${v.result}`, failure: v.result === 'held' ? undefined : v.reasons.join('; ') });
     for (const s of v.slis) {
       const op = s.direction === 'max' ? '≤' : '≥';
-      cases.push({ name: `baseline ${s.name} ${op} ${fmtValue(s.steady_state, s.metric)}`, failure: s.baseline_ok ? undefined : `was ${fmtValue(s.baseline, s.metric)}` });
+      const src = s.source ? ` (${s.source})` : '';
+      const n = (e: { n: number } | undefined): string => (e ? `, n = ${e.n}` : '');
+      cases.push({ name: `baseline ${s.name}${src} ${op} ${fmtValue(s.steady_state, s.metric)}`, failure: s.baseline_ok ? undefined : `was ${fmtEstimate(s.evidence?.baseline, s.metric) === '—' ? fmtValue(s.baseline, s.metric) : fmtEstimate(s.evidence?.baseline, s.metric)}` });
       if (v.result !== 'invalid') {
-        cases.push({ name: `under fault ${s.name} ${op} ${fmtValue(s.slo_threshold, s.metric)}`, failure: s.breached_under_fault ? `reached ${fmtValue(s.fault_worst, s.metric)}` : undefined });
+        const status = s.status ?? (s.breached_under_fault ? 'breached' : 'held');
+        const failure =
+          status === 'breached'
+            ? `reached ${fmtValue(s.fault_worst, s.metric)} (fault window ${fmtValue(s.fault, s.metric)}${n(s.evidence?.fault)})`
+            : status === 'held'
+              ? undefined
+              : `${status}: ${fmtEstimate(s.evidence?.fault, s.metric)}`;
+        cases.push({ name: `under fault ${s.name}${src} ${op} ${fmtValue(s.slo_threshold, s.metric)}`, failure });
       }
     }
     if (v.result !== 'invalid') cases.push({ name: 'recovered (MTTR)', failure: v.mttr_s === null ? 'did not recover within the recovery window' : undefined });

@@ -1,5 +1,6 @@
 /** report.md: the verdict and its numbers for a review or a PR comment. */
-import { fmtS, fmtValue, type ReportFormat } from './format.ts';
+import { fmtDiff, fmtEstimate, fmtInterval, fmtS, fmtValue, type ReportFormat } from './format.ts';
+import type { Headline } from '../evaluate.ts';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
 
@@ -12,21 +13,62 @@ export const markdown: ReportFormat = {
     lines.push(`# ${e.title}`, '', `**Verdict: ${v.result.toUpperCase()}** — ${v.hypothesis}`, '');
     for (const r of v.reasons) lines.push(`- ${r}`);
     lines.push('', `Run ${record.started_at} → ${record.ended_at}; load ${e.load.rate} req/s, seed ${e.load.seed}; windows: baseline ${v.windows.baseline_s.toFixed(0)} s, fault ${v.windows.fault_s.toFixed(1)} s, recovery ${v.windows.recovery_s.toFixed(1)} s.`, '');
-    lines.push('## Numbers', '', '| | value |', '|---|---|');
-    lines.push(`| baseline p99 | ${fmtValue(v.baseline_p99, 'latency_ms')} |`);
-    lines.push(`| fault p99 | ${fmtValue(v.fault_p99, 'latency_ms')} |`);
-    lines.push(`| baseline error rate | ${fmtValue(v.baseline_err_rate, 'error_rate')} |`);
-    lines.push(`| fault error rate | ${fmtValue(v.fault_err_rate, 'error_rate')} |`);
-    lines.push(`| read availability (fault) | ${fmtValue(v.read_availability, 'availability')} |`);
-    lines.push(`| time to detect | ${fmtS(v.time_to_detect_s)} |`);
-    lines.push(`| MTTR | ${fmtS(v.mttr_s)} |`);
+    // Each source in its own column: a figure is never shown under the other source's name.
+    const h = (x: Headline | null | undefined, k: keyof Omit<Headline, 'n'>, m: string): string => (x ? fmtValue(x[k], m) : 'not recorded');
+    const u = v.figures?.users;
+    const sv = v.figures?.server;
+    lines.push(`## Numbers (headline source: ${v.figures_source ?? 'server'})`, '', '| | users (load generator) | server (api histograms) |', '|---|---|---|');
+    lines.push(`| baseline write p99 | ${h(u, 'baseline_p99', 'latency_ms')} | ${h(sv, 'baseline_p99', 'latency_ms')} |`);
+    lines.push(`| fault write p99 | ${h(u, 'fault_p99', 'latency_ms')} | ${h(sv, 'fault_p99', 'latency_ms')} |`);
+    lines.push(`| baseline write error rate | ${h(u, 'baseline_err_rate', 'error_rate')} | ${h(sv, 'baseline_err_rate', 'error_rate')} |`);
+    lines.push(`| fault write error rate | ${h(u, 'fault_err_rate', 'error_rate')} | ${h(sv, 'fault_err_rate', 'error_rate')} |`);
+    lines.push(`| read availability (fault) | ${h(u, 'read_availability', 'availability')} | ${h(sv, 'read_availability', 'availability')} |`);
+    lines.push(`| requests (baseline writes / fault writes / fault reads) | ${u ? `${u.n.baseline_writes} / ${u.n.fault_writes} / ${u.n.fault_reads}` : '—'} | ${sv ? `${sv.n.baseline_writes} / ${sv.n.fault_writes} / ${sv.n.fault_reads}` : '—'} |`);
+    lines.push('', '| | value |', '|---|---|');
+    lines.push(`| time to detect | ${fmtS(v.time_to_detect_s)} (${v.timing?.source ?? 'server'}; ${v.timing?.detect_precision ?? 'one scrape interval'}) |`);
+    lines.push(`| MTTR | ${v.mttr_s === null ? '—' : `${v.mttr_s.toFixed(2)} s`} (${v.timing?.source ?? 'server'}; ${v.timing?.mttr_precision ?? 'one scrape interval'}) |`);
     lines.push(`| blast radius | ${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints (${pct(v.blast_radius.fraction)}), ${v.blast_radius.services_breached.length}/${v.blast_radius.services_total} services (${pct(v.blast_radius.services_fraction)}) |`);
     lines.push(`| offered writes → payments calls | ${v.load.offered_writes} → ${v.load.effective_payments_calls} (×${v.load.amplification?.toFixed(2) ?? '—'}; baseline ×${v.load.baseline_amplification?.toFixed(2) ?? '—'}) |`);
     lines.push(`| data integrity | ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}: ${v.integrity.notes.join('; ')} |`);
-    lines.push('', '## SLIs', '', '| SLI | steady state | SLO under fault | baseline | fault | worst (rolling) | recovery |', '|---|---|---|---|---|---|---|');
+    lines.push('', '## SLIs', '', '| SLI | judged on | status | steady state | SLO under fault | baseline | fault | worst (rolling) | recovery |', '|---|---|---|---|---|---|---|---|---|');
     for (const s of v.slis) {
       const op = s.direction === 'max' ? '≤' : '≥';
-      lines.push(`| ${s.name} | ${op} ${fmtValue(s.steady_state, s.metric)} | ${op} ${fmtValue(s.slo_threshold, s.metric)} | ${fmtValue(s.baseline, s.metric)} | ${fmtValue(s.fault, s.metric)} | ${fmtValue(s.fault_worst, s.metric)}${s.breached_under_fault ? ' ✗' : ''} | ${fmtValue(s.recovery, s.metric)} |`);
+      lines.push(`| ${s.name} | ${s.measured_at ?? s.source ?? 'server'} | ${s.status ?? (s.breached_under_fault ? 'breached' : 'held')} | ${op} ${fmtValue(s.steady_state, s.metric)} | ${op} ${fmtValue(s.slo_threshold, s.metric)} | ${s.evidence ? fmtEstimate(s.evidence.baseline, s.metric) : fmtValue(s.baseline, s.metric)} | ${s.evidence ? fmtEstimate(s.evidence.fault, s.metric) : fmtValue(s.fault, s.metric)} | ${fmtValue(s.fault_worst, s.metric)}${s.breached_under_fault ? ' ✗' : ''} | ${s.evidence ? fmtEstimate(s.evidence.recovery, s.metric) : fmtValue(s.recovery, s.metric)} |`);
+    }
+    if (v.slis.some((s) => s.other)) {
+      lines.push('', '### The other source, beside (not judged)', '', '| SLI | source | baseline | fault | worst (rolling) | recovery |', '|---|---|---|---|---|---|');
+      for (const s of v.slis) {
+        if (!s.other) continue;
+        lines.push(`| ${s.name} | ${s.other.source} | ${fmtEstimate(s.other.baseline, s.metric)} | ${fmtEstimate(s.other.fault, s.metric)} | ${fmtValue(s.other.fault_worst, s.metric)} | ${fmtEstimate(s.other.recovery, s.metric)} |`);
+      }
+    }
+    if (v.slis.some((s) => s.comparisons)) {
+      lines.push('', '### Comparisons (95 % intervals)', '', '| SLI | comparison | difference | interval | n | method | beyond chance |', '|---|---|---|---|---|---|---|');
+      for (const s of v.slis) {
+        for (const c of [s.comparisons?.fault_vs_baseline, s.comparisons?.recovery_vs_fault]) {
+          if (!c) continue;
+          lines.push(`| ${s.name} | ${c.what} | ${fmtDiff(c.diff, s.metric)} | ${fmtInterval(c.ci, s.metric)} | ${c.n[0]} vs ${c.n[1]} | ${c.method}${c.note ? ` (${c.note})` : ''} | ${c.significant ? 'yes' : 'no'} |`);
+        }
+      }
+      lines.push('', 'Precision:', ...v.slis.map((s) => `- ${s.name} (${s.source}): ${s.precision}`));
+    }
+    if (v.samples && v.samples.length > 0) {
+      lines.push('', '### Samples too small or unknown', '', '| SLI | phase | n | needed | why |', '|---|---|---|---|---|');
+      for (const x of v.samples) lines.push(`| ${x.sli} | ${x.phase} | ${x.n} | ${x.needed ?? '—'} | ${x.why} |`);
+    }
+    if (v.slis.some((s) => (s.recovery_curve?.users.length ?? 0) + (s.recovery_curve?.server.length ?? 0) > 0)) {
+      lines.push('', '### Recovery curves (value vs seconds since the revert)', '');
+      for (const s of v.slis) {
+        const c = s.recovery_curve;
+        if (!c) continue;
+        const show = (pts: { t_s: number; value: number | null; n: number }[]): string => pts.slice(0, 24).map((p) => `${p.t_s}s ${fmtValue(p.value, s.metric)}`).join(' · ') + (pts.length > 24 ? ' …' : '');
+        if (c.users.length) lines.push(`- ${s.name}, users (per 0.5 s of arrivals): ${show(c.users)}`);
+        if (c.server.length) lines.push(`- ${s.name}, server (per scrape interval): ${show(c.server)}`);
+      }
+    }
+    if (v.measurement) {
+      const w = v.measurement.worst;
+      lines.push('', `Measurement: ${v.measurement.unmeasurable_seconds} unmeasurable second(s) in the judged windows; worst dispatch lag p99 ${w.dispatch_lag_p99_ms ?? '—'} ms, event-loop delay p99 ${w.event_loop_delay_p99_ms ?? '—'} ms, CPU pressure ${w.cpu_pressure === null ? '—' : `${(w.cpu_pressure * 100).toFixed(0)} %`} in a second, ${w.cpu_pressure_window_mean == null ? '—' : `${(w.cpu_pressure_window_mean * 100).toFixed(0)} %`} over the worst window.`);
     }
     if (v.blast_radius.endpoints.length > 0) {
       lines.push('', '## Blast radius', '', '| service | endpoint | SLI | baseline | fault | threshold | over by |', '|---|---|---|---|---|---|---|');

@@ -25,7 +25,7 @@ test('every report format renders a synthetic run: HTML charts with the shaded f
   const experiment = parseExperiment(
     {
       title: 'synthetic <run>',
-      hypothesis: { name: 'h', window_s: 2, sli: [{ name: 'p99', metric: 'latency_ms', route: '/orders', method: 'POST', steady_state: 100, slo_threshold: 200 }] },
+      hypothesis: { name: 'h', window_s: 2, sli: [{ name: 'p99', source: 'server', metric: 'latency_ms', route: '/orders', method: 'POST', steady_state: 100, slo_threshold: 200 }] },
       windows: { warmup_s: 0, baseline_s: 10, fault_s: 10, recovery_s: 10 },
       load: { rate: 10, seed: 1 },
       faults: [{ type: 'latency', target: 'payments' }],
