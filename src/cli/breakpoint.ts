@@ -77,7 +77,7 @@ Examples:
         throw new FaultlineError('INVALID_INPUT', `--max: must be ≥ --start (${start}) (got ${max})`, { field: '--max' });
       }
       // Step verdicts and the final one go into the same JSON-lines streams as the series: a saved ramp explains itself.
-      const { options, prom, files } = commonOptions(f, { keepOpen: true });
+      const { options, prom, files } = await commonOptions(f, { keepOpen: true });
       const ctrl = new AbortController();
       const signals = onInterrupt(() => ctrl.abort());
       try {

@@ -10,9 +10,9 @@ import { ARRIVAL_KINDS, type ArrivalKind } from '../load/arrivals.ts';
 import { jsonlOutput } from '../load/outputs/jsonl.ts';
 import type { LoadOutput } from '../load/outputs/output.ts';
 import { progressOutput } from '../load/outputs/progress.ts';
-import { prometheusOutput, type PrometheusOutput } from '../load/outputs/prometheus.ts';
+import type { PrometheusOutput } from '../load/outputs/prometheus.ts';
 import { formatSummary } from '../load/outputs/text.ts';
-import { planRequests, runLoad, type LoadOptions, type ScheduleSpec } from '../load/run.ts';
+import type { LoadOptions, ScheduleSpec } from '../load/run.ts';
 import { parseDuration, parseNumber } from '../core/units.ts';
 import { parseStages } from '../load/units.ts';
 
@@ -58,14 +58,14 @@ export function addCommonFlags(cmd: Command): Command {
 }
 
 /** Validates the shared flags into LoadOptions (minus the schedule) and the outputs they ask for. */
-export function commonOptions(
+export async function commonOptions(
   f: CommonFlags,
   { keepOpen = false } = {},
-): {
+): Promise<{
   options: Omit<LoadOptions, 'schedule'>;
   prom: PrometheusOutput | undefined;
   files: ReturnType<typeof jsonlOutput>[];
-} {
+}> {
   if (!f.target) {
     throw new FaultlineError('INVALID_INPUT', '--target: required (a loopback URL such as http://127.0.0.1:8080)', {
       field: '--target',
@@ -91,7 +91,7 @@ export function commonOptions(
   if (f.out) files.push(jsonlOutput(f.out, { keepOpen }));
   outputs.push(...files);
   const metricsPort = int(f.metricsPort, '--metrics-port', 0, 65_535);
-  const prom = metricsPort === undefined ? undefined : prometheusOutput(metricsPort);
+  const prom = metricsPort === undefined ? undefined : (await import('../load/outputs/prometheus.ts')).prometheusOutput(metricsPort);
   if (prom) outputs.push(prom);
   return {
     options: {
@@ -197,7 +197,8 @@ Examples:
     )
     .action(async (f: LoadFlags) => {
       const schedule = scheduleFrom(f);
-      const { options, prom } = commonOptions(f);
+      const { options, prom } = await commonOptions(f);
+      const { planRequests, runLoad } = await import('../load/run.ts');
       if (f.dryRun) {
         for (const p of planRequests({ ...options, outputs: [], schedule })) {
           const { i, due_ms, request } = p;

@@ -8,8 +8,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.ts';
 import { EXIT } from '../core/exit.ts';
-import { readRun, rejudge, writeReports, writeRun } from '../runner/record.ts';
-import { loadExperiment } from '../runner/schema.ts';
 
 export function registerReport(program: Command): void {
   program
@@ -19,7 +17,8 @@ export function registerReport(program: Command): void {
     .option('--hypothesis <file>', 'an experiment file whose hypothesis judges the same series again (needs --out)')
     .option('--out <dir>', 'where the re-judged run is written')
     .option('--json', 'print the verdict as JSON')
-    .action((dir: string, opts: { hypothesis?: string; out?: string; json?: boolean }) => {
+    .action(async (dir: string, opts: { hypothesis?: string; out?: string; json?: boolean }) => {
+      const [{ readRun, rejudge, writeReports, writeRun }, { loadExperiment }] = await Promise.all([import('../runner/record.ts'), import('../runner/schema.ts')]);
       let verdict;
       let where = dir;
       let files: string[];

@@ -9,9 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.ts';
 import { EXIT } from '../core/exit.ts';
-import { labStatus } from '../supervisor/control.ts';
-import { loadExperiments } from '../runner/schema.ts';
-import { runExperiment, type Progress } from '../runner/run.ts';
+import type { Progress } from '../runner/run.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 import { onInterrupt } from './load.ts';
@@ -78,6 +76,12 @@ export function registerRun(program: Command): void {
     .option('--compare <run-dir>', 'a previous run (or a schedule run parent dir): exit 1 when a verdict regresses (e.g. held → degraded)')
     .addHelpText('after', '\nNeeds a running lab: faultline up --detach. Exit: 0 held, 1 not held (degraded/failed/aborted/invalid/inconclusive), 2 invalid file, 3 no lab (or --prometheus not answering), 130 interrupted.\n')
     .action(async (file: string, opts: { out?: string; json?: boolean; stateDir: string; compare?: string; prometheus?: string }) => {
+      // The work loads only when the command runs (startup of every other command stays light).
+      const [{ labStatus }, { loadExperiments }, { runExperiment }] = await Promise.all([
+        import('../supervisor/control.ts'),
+        import('../runner/schema.ts'),
+        import('../runner/run.ts'),
+      ]);
       const experiments = loadExperiments(file);
       const previous = opts.compare ? previousVerdicts(opts.compare) : undefined;
       // A missing lab is a missing capability of the environment (exit 3), not a run-time failure.

@@ -4,6 +4,7 @@
  *   POST   /chaos/inject {type, target, params, duration_s?, concurrent?} → 201 {id, t_start, …}
  *   POST   /chaos/validate {faults: [InjectRequest…]}                      → 200 {ok, faults: [{issues}]} (a dry run: nothing applied)
  *   POST   /chaos/revert/{id}                                            → 200 {id, t_stop, mttr_s, verified}
+ *   POST   /chaos/faults/{id}/mttr {mttr_s, source}                      → 200 (the runner's observed MTTR)
  *   DELETE /chaos/faults                                                  → 200 {reverted, still_active, not_applied} (halt, ≤ 400 ms)
  *   GET    /chaos/faults                                                  → 200 {faults}
  *   GET    /chaos/targets                                                 → 200 {targets}
@@ -55,7 +56,14 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
         send(res, 200, { ok: faults.every((f) => f.issues.length === 0), faults });
       } else if (path.startsWith('/chaos/revert/') && method === 'POST') {
         const record = await controller.revert(decodeURIComponent(path.slice('/chaos/revert/'.length)));
-        send(res, 200, { id: record.id, t_stop: record.t_stop, mttr_s: null, verified: record.verified ?? false });
+        // mttr_s: what the runner observed once users' SLIs settled (null while it is not yet known).
+        send(res, 200, { id: record.id, t_stop: record.t_stop, mttr_s: record.mttr_s ?? null, verified: record.verified ?? false });
+      } else if (/^\/chaos\/faults\/[^/]+\/mttr$/.test(path) && method === 'POST') {
+        const id = decodeURIComponent(path.split('/')[3]);
+        const body = (await readJson(req)) as { mttr_s?: unknown; source?: unknown };
+        if (body.mttr_s !== null && typeof body.mttr_s !== 'number') throw new FaultlineError('INVALID_INPUT', 'mttr_s: seconds (a number ≥ 0) or null', { field: 'mttr_s' });
+        const record = controller.observeMttr(id, body.mttr_s as number | null, typeof body.source === 'string' ? body.source.slice(0, 200) : 'reported');
+        send(res, 200, { id: record.id, mttr_s: record.mttr_s ?? null, mttr_source: record.mttr_source });
       } else if (path === '/chaos/faults' && method === 'DELETE') {
         // Halt answers within HALT_ANSWER_MS with every record as it stands; anything still reverting carries on.
         const records = await controller.halt({ answerWithinMs: HALT_ANSWER_MS });

@@ -35,6 +35,11 @@ export class ChaosClient {
     return this.#call('POST', '/chaos/validate', { faults });
   }
 
+  /** Records the MTTR a run observed for a fault (later reverts of it answer with it). */
+  reportMttr(id: string, mttr_s: number | null, source: string): Promise<{ id: string; mttr_s: number | null }> {
+    return this.#call('POST', `/chaos/faults/${encodeURIComponent(id)}/mttr`, { mttr_s, source });
+  }
+
   /** The registered targets. */
   async targets(): Promise<{ name: string; proxy: string | null; http: string | null }[]> {
     return (await this.#call<{ targets: { name: string; proxy: string | null; http: string | null }[] }>('GET', '/chaos/targets')).targets;

@@ -165,7 +165,16 @@ describe('fault controller (network family over a real proxy)', () => {
       assert.equal(bad.status, 400);
       assert.equal(((await bad.json()) as { field: string }).field, 'params.delay_ms');
       const reverted = await fetch(`${base}/chaos/revert/${id}`, { method: 'POST' });
-      assert.deepEqual(Object.keys((await reverted.json()) as object), ['id', 't_stop', 'mttr_s', 'verified']);
+      const first = (await reverted.json()) as { mttr_s: number | null };
+      assert.deepEqual(Object.keys(first), ['id', 't_stop', 'mttr_s', 'verified']);
+      assert.equal(first.mttr_s, null, 'not known at the moment of the revert');
+      // The runner reports what users saw; the fault's record keeps it and a later revert answers with it.
+      const observed = await fetch(`${base}/chaos/faults/${id}/mttr`, { method: 'POST', body: JSON.stringify({ mttr_s: 2.35, source: "users' SLIs" }) });
+      assert.equal(observed.status, 200);
+      const again = (await (await fetch(`${base}/chaos/revert/${id}`, { method: 'POST' })).json()) as { mttr_s: number | null };
+      assert.equal(again.mttr_s, 2.35);
+      const badMttr = await fetch(`${base}/chaos/faults/${id}/mttr`, { method: 'POST', body: JSON.stringify({ mttr_s: -1 }) });
+      assert.equal(badMttr.status, 400);
       const halted = await fetch(`${base}/chaos/faults`, { method: 'DELETE', headers: { origin: 'http://localhost', authorization: 'Bearer s3cret' } });
       assert.equal(halted.status, 200);
     } finally {

@@ -251,6 +251,18 @@ export class Controller {
     return open.map((r) => this.get(r.id));
   }
 
+  /**
+   * Records the MTTR a runner observed for a reverted fault (null: it did not recover in the window). Later
+   * reverts of the fault answer with it.
+   */
+  observeMttr(id: string, mttr_s: number | null, source: string): FaultRecord {
+    const record = this.get(id);
+    if (mttr_s !== null && !(Number.isFinite(mttr_s) && mttr_s >= 0)) throw new FaultlineError('INVALID_INPUT', `mttr_s: seconds ≥ 0 or null (got ${JSON.stringify(mttr_s)})`, { field: 'mttr_s' });
+    const observed: FaultRecord = { ...record, mttr_s, mttr_source: source };
+    this.#save(observed);
+    return observed;
+  }
+
   /** Stops timers and closes the journal. Active faults stay (bounded by their TTLs); call halt() first to end them. */
   close(): void {
     for (const timer of this.#timers.values()) clearTimeout(timer);

@@ -32,6 +32,10 @@ export interface FaultRecord {
   verified?: boolean;
   /** Who reverted it: the controller (revert, TTL, halt, reconcile) or the watchdog after the controller died. */
   reverted_by?: 'controller' | 'watchdog';
+  /** Seconds from its revert until users' SLIs were back in steady state, as the runner observed it. */
+  mttr_s?: number | null;
+  /** Where that figure comes from (e.g. "users' SLIs of <run>, precision ±0.01 s"). */
+  mttr_source?: string;
 }
 
 export class Journal {

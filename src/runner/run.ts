@@ -333,6 +333,10 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     timeline: timeline(src, exp, t0, end, floors),
   };
   writeRun(opts.outDir, record, verdict, store, controllerEvents(opts.stateDir, injected), requests);
+  // The controller keeps the observed MTTR with each fault, so `POST /chaos/revert/{id}` answers with it.
+  for (const f of injected) {
+    await lab.chaos.reportMttr(f.id, verdict.mttr_s, `users' SLIs of ${exp.title} (${opts.outDir})`).catch((err: Error) => notes.push(`MTTR not recorded on the controller: ${err.message}`));
+  }
   await live.done(verdict);
   return { verdict, dir: opts.outDir, record };
 }
