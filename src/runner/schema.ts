@@ -8,12 +8,11 @@
  *   const exp = loadExperiment('experiments/payments-latency-ci.yaml');
  *   exp.windows.fault_s // 10
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { FaultlineError, throwIfIssues, type Issue } from '../core/errors.ts';
+import { throwIfIssues, type Issue } from '../core/errors.ts';
 import { issuesFromZod } from '../core/schema.ts';
+import { readYamlFile } from '../core/yaml-file.ts';
 import { loadMixFile } from '../load/mix.ts';
 
 /** What an SLI measures. Latency and error rate must stay *below* their thresholds; availability *above*. */
@@ -214,19 +213,9 @@ function resolveEndpoints(e: z.output<typeof ExperimentSchema>, mixPath: string,
 }
 
 /** Reads a YAML file, reporting syntax errors with line and column. */
+/** One YAML file: syntax problems and bad aliases are INVALID_INPUT with their line (exit 2), never a crash. */
 function readYaml(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new FaultlineError('INVALID_INPUT', `${file}: cannot read: ${(err as Error).message}`, { field: 'FILE' });
-  }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const text2 = doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}:${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0]}`).join('; ');
-    throw new FaultlineError('INVALID_INPUT', text2, { field: 'FILE' });
-  }
-  return doc.toJS();
+  return readYamlFile(file).raw;
 }
 
 /**
