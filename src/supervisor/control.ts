@@ -111,7 +111,8 @@ export async function stopLab(stateDir: string, log: (line: string) => void = ()
   const watchdog = readPidRecords(paths).find((r) => r.name === 'watchdog');
   if (watchdog && isRecordAlive(watchdog)) {
     signal(watchdog.pid, 'SIGTERM');
-    const deadline = Date.now() + 15_000;
+    // It may be stopping a controller it had just started (that one stops what it started first).
+    const deadline = Date.now() + 45_000;
     while (isRecordAlive(watchdog) && Date.now() < deadline) await sleep(20);
     if (isRecordAlive(watchdog)) signal(watchdog.pid, 'SIGKILL');
   }

@@ -14,7 +14,7 @@
  * then on treated like any other (restarted if it dies, stopped in order).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
@@ -386,6 +386,13 @@ export class ProcessManager {
     const delay = Math.min(250 * 2 ** (m.streak - 1), MAX_BACKOFF_MS);
     m.restartTimer = setTimeout(() => {
       if (this.#stopping) return;
+      // A stop fault holds it down: look again shortly, restart once the hold is gone.
+      if (existsSync(pidFile(this.#options.paths, m.spec.name).replace(/\.json$/, '.hold'))) {
+        this.#set(m, 'crashed', 'held down by a stop fault');
+        m.restartTimer = setTimeout(() => this.#scheduleRestart(m), POLL_MS);
+        m.streak = 0;
+        return;
+      }
       m.restarts += 1;
       this.#options.log(`${m.spec.name}: restarting (restart ${m.restarts}, after ${delay} ms)`);
       this.#set(m, 'restarting');

@@ -115,6 +115,8 @@ export async function watch(options: WatchOptions): Promise<void> {
   emit('watchdog_started', { pid: process.pid });
   const deaths: number[] = [];
   const budget = restartBudget();
+  /** The controller this watchdog started last, until it reports the lab running. */
+  let starting: number | undefined;
   try {
     for (;;) {
       if (stopRequested) break;
@@ -160,12 +162,26 @@ export async function watch(options: WatchOptions): Promise<void> {
         break;
       }
       const pid = restartController(paths, options.bin);
+      starting = pid;
       emit('controller_restarted', { pid, ms_since_death: Date.now() - diedAt });
       const serving = await waitServing(paths, pid, () => stopRequested);
-      if (serving) emit('lab_serving', { pid, ms_since_death: Date.now() - diedAt });
+      if (serving) {
+        starting = undefined;
+        emit('lab_serving', { pid, ms_since_death: Date.now() - diedAt });
+      }
       // Not serving (start failed or timed out): the loop sees the dead or failed controller and acts on it.
     }
   } finally {
+    // Told to stop (`down`) while a controller it started is still coming up: that controller has no pid record
+    // yet for `down` to find, so it is stopped here (it stops what it started), before the watchdog exits.
+    if (stopRequested && starting !== undefined && processStartTicks(starting) !== null) {
+      try {
+        process.kill(starting, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      for (let i = 0; i < 600 && processStartTicks(starting) !== null; i++) await sleep(50);
+    }
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     emit('watchdog_stopped', { reason: stopRequested ? 'told to stop' : 'the lab stopped' });

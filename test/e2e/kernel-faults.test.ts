@@ -104,6 +104,12 @@ function retransSegs(): number {
   return Number(lines[1].split(/\s+/)[names.indexOf('RetransSegs')]);
 }
 
+/** Wall-clock seconds (epoch) a process started at: its /proc start ticks against /proc/uptime (10 ms steps). */
+function processStartSeconds(ticks: number | null): number {
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return ticks === null ? Infinity : Date.now() / 1000 - (uptime - ticks / 100); // USER_HZ is 100 on Linux
+}
+
 /** CPU seconds a process has used (utime + stime). */
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -541,7 +547,12 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     const up = await timeToClean(['up', '--detach', '--state-dir', stateDir]);
     say(`crash of both → up: no fault in effect ${up.cleanMs.toFixed(0)} ms after up started (up took ${up.totalMs.toFixed(0)} ms)`);
     assert.deepEqual(inEffect(), []);
-    assert.ok(up.cleanMs <= 2_000 + 2 * bootMs, `cleanup took ${up.cleanMs.toFixed(0)} ms (CLI start ${bootMs.toFixed(0)} ms)`);
+    // What `up` promises is an order, whatever the machine's speed: every fault the dead controller left is
+    // reverted before any service of the new lab starts (the wall-clock figure above is reported, not judged).
+    const journal = new Map(readFileSync(join(stateDir, 'faults.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; phase: string; t_stop?: number }).map((r) => [r.id, r]));
+    const lastRevert = Math.max(...injectedIds.map((id) => journal.get(id)?.t_stop ?? Infinity));
+    const firstStart = Math.min(...readPidRecords(statePaths(stateDir)).filter((r) => r.name !== 'controller' && r.name !== 'watchdog').map((r) => processStartSeconds(r.start_ticks)));
+    assert.ok(lastRevert < firstStart, `a service started (${firstStart}) before the last fault was reverted (${lastRevert})`);
     refreshClient();
     const proxy = (await (await fetch(`http://127.0.0.1:${base + 474}/proxies/payments`)).json()) as { toxics: unknown[] };
     assert.deepEqual(proxy.toxics, [], 'the new controller has no toxic left');

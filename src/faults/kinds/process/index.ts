@@ -4,7 +4,8 @@ import { kill } from './kill.ts';
 import { pause } from './pause.ts';
 import { restart } from './restart.ts';
 import { rollingRestart } from './rolling_restart.ts';
+import { stop } from './stop.ts';
 import { terminate } from './terminate.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const PROCESS: readonly Injector<any, any>[] = [kill, terminate, pause, restart, rollingRestart];
+export const PROCESS: readonly Injector<any, any>[] = [kill, terminate, pause, restart, rollingRestart, stop];
