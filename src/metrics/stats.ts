@@ -7,6 +7,7 @@
  *   counts (x of n) ─▶ wilson / newcombe ─┐
  *   values[]        ─▶ quantile / bootstrapQuantileDiff ─┴─▶ runner/evaluate (evidence per SLI and phase)
  */
+import { mulberry32 } from '../core/random.ts';
 
 /** The z for a two-sided 95 % interval. */
 export const Z95 = 1.959963984540054;
@@ -71,17 +72,6 @@ export function minSampleForQuantile(q: number, tail = 1): number {
   return Math.ceil(tail / (1 - q) - 1e-9);
 }
 
-/** A small, fast, seedable PRNG (mulberry32), so a bootstrap gives the same interval on every re-judge. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface BootstrapOptions {
   /** Resamples (default 400). */

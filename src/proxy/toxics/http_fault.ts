@@ -22,6 +22,7 @@ import { isMarker, type Chunk } from '../chunk.ts';
 import { INTERRUPTED, type Stub } from '../stub.ts';
 import { defineToxic, int, num, type Attributes } from '../toxic.ts';
 import { HttpFramer } from './http_fault_framer.ts';
+import { mulberry32 } from '../../core/random.ts';
 
 const ATTRIBUTES = {
   status: int('status', 'answer chosen requests with this status (0: not this mode)', 0, 599),
@@ -64,18 +65,6 @@ function connOf(stub: Stub<unknown, unknown>): ConnState {
     conns.set(key, state);
   }
   return state;
-}
-
-/** mulberry32: small, fast, good enough to pick requests reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const REASONS: Record<number, string> = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 429: 'Too Many Requests' };
@@ -127,7 +116,7 @@ async function requests(stub: Stub<A, LinkState>): Promise<void> {
   const conn = connOf(stub);
   const s = stub.state;
   s.framer ??= new HttpFramer('request');
-  s.rand ??= stub.attrs.seed > 0 ? prng(stub.attrs.seed) : Math.random;
+  s.rand ??= stub.attrs.seed > 0 ? mulberry32(stub.attrs.seed) : Math.random;
   for (;;) {
     const item = await stub.next();
     if (item === INTERRUPTED) return;
