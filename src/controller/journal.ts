@@ -38,6 +38,27 @@ export interface FaultRecord {
   mttr_source?: string;
 }
 
+/** Every fault a journal file knows, by id, folded to its last line; read-only (nothing is compacted or opened). */
+export function readJournal(file: string): Map<string, FaultRecord> {
+  const records = new Map<string, FaultRecord>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return records;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const record = JSON.parse(line) as FaultRecord;
+      records.set(record.id, record);
+    } catch {
+      // A torn last line (crash mid-write) is skipped; everything before it stands.
+    }
+  }
+  return records;
+}
+
 export class Journal {
   readonly #fd: number;
 
@@ -49,23 +70,7 @@ export class Journal {
 
   /** Every fault the journal knows, by id, in the order they were first written. */
   read(): Map<string, FaultRecord> {
-    const records = new Map<string, FaultRecord>();
-    let text = '';
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return records;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const record = JSON.parse(line) as FaultRecord;
-        records.set(record.id, record);
-      } catch {
-        // A torn last line (crash mid-write) is skipped; everything before it stands.
-      }
-    }
-    return records;
+    return readJournal(this.file);
   }
 
   /** Appends a record and waits for it to reach the disk. */

@@ -20,6 +20,11 @@ export interface PidRecord {
   attached?: boolean;
 }
 
+/** The file beside a pid record that holds its process down (a stop fault): the supervisor does not restart it. */
+export function holdFileFor(pidFile: string): string {
+  return pidFile.replace(/\.json$/, '.hold');
+}
+
 /** Start time of a live pid from /proc, or null when it is gone (or /proc is unavailable). */
 export function processStartTicks(pid: number): number | null {
   try {

@@ -27,7 +27,7 @@ import { ensureStateDir, labSecret, pidFile, removePidRecord, statePaths, writeP
 import { processStartTicks } from '../core/process.ts';
 import { readJson, writeJson } from '../core/json-file.ts';
 import { kernelScope } from '../core/scope.ts';
-import { loadSystem, type System } from '../system/system.ts';
+import { loadSystem, resolveSystem, type System } from '../system/system.ts';
 import { DEFAULT_BASE_PORT, LAB_SYSTEM_FILE, systemTopology, type ServiceSpec } from './topology.ts';
 import { startHeartbeat, watchdogRecord } from './watchdog.ts';
 import { ensureWatchdogBundle } from './watchdog-bundle.ts';
@@ -98,8 +98,9 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
   ensureStateDir(paths);
   // The whole system file is validated before anything is touched: every problem at once, exit 2.
   const systemFile = resolveSystemFile(paths, options.system);
-  const basePort = resolveBasePort(paths, options.basePort, loadSystem(systemFile));
-  const system = loadSystem(systemFile, { basePort });
+  const declared = loadSystem(systemFile);
+  const basePort = resolveBasePort(paths, options.basePort, declared);
+  const system = basePort === declared.basePort ? declared : resolveSystem(declared.decl, systemFile, basePort);
   const specs = systemTopology(system, { paths, secret: labSecret(paths, true)!, mitigations: options.mitigations });
   const missing = missingPrerequisites(specs);
   if (missing.length > 0) {

@@ -21,7 +21,7 @@ import { FaultlineError } from '../core/errors.ts';
 import { probe } from './health.ts';
 import { launchFor, prepare, type LaunchContext } from './launch.ts';
 import { pidFile, removePidRecord, writePidRecord, type StatePaths } from './state-dir.ts';
-import { isGroupAlive, isRecordAlive, pidListeningOn, processGroupOf, processStartTicks, type PidRecord } from '../core/process.ts';
+import { holdFileFor, isGroupAlive, isRecordAlive, pidListeningOn, processGroupOf, processStartTicks, type PidRecord } from '../core/process.ts';
 import { readJson } from '../core/json-file.ts';
 import type { ServiceSpec } from './topology.ts';
 
@@ -387,7 +387,7 @@ export class ProcessManager {
     m.restartTimer = setTimeout(() => {
       if (this.#stopping) return;
       // A stop fault holds it down: look again shortly, restart once the hold is gone.
-      if (existsSync(pidFile(this.#options.paths, m.spec.name).replace(/\.json$/, '.hold'))) {
+      if (existsSync(holdFileFor(pidFile(this.#options.paths, m.spec.name)))) {
         this.#set(m, 'crashed', 'held down by a stop fault');
         m.restartTimer = setTimeout(() => this.#scheduleRestart(m), POLL_MS);
         m.streak = 0;

@@ -166,7 +166,7 @@ export interface ServiceRow {
 const LAB_AT_ZERO = loadSystem(LAB_SYSTEM_FILE, { basePort: 0 });
 
 /** Base port of the built-in lab (its file's base_port). */
-export const DEFAULT_BASE_PORT = labSystem().basePort;
+export const DEFAULT_BASE_PORT = LAB_AT_ZERO.decl.base_port;
 /** Offset of the controller's API from the base port, in the built-in lab. */
 export const CONTROLLER_PORT_OFFSET = LAB_AT_ZERO.controllerPort;
 

@@ -14,10 +14,11 @@
  * loop: the watchdog reverts, stops the lab's processes and gives up, saying so in the event stream.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../core/clock.ts';
 import { Controller } from '../controller/controller.ts';
+import { readJournal } from '../controller/journal.ts';
 import { cleanupLeftovers, readStatus } from './control.ts';
 import { unmountPgVolume } from './fault-surfaces.ts';
 import { readPidRecords, removePidRecord, statePaths, writePidRecord, type StatePaths } from './state-dir.ts';
@@ -205,7 +206,7 @@ function hung(paths: StatePaths): boolean {
 
 /** Reverts and verifies every fault the journal says may be in effect, as the watchdog. */
 async function revertEverything(paths: StatePaths): Promise<{ reverted: string[]; still_active: { id: string; error?: string }[] }> {
-  const before = new Set(readJournalOpen(paths));
+  const before = new Set([...readJournal(join(paths.root, 'faults.jsonl')).values()].filter((r) => r.phase === 'pending' || r.phase === 'injected').map((r) => r.id));
   const controller = await Controller.open({ stateDir: paths.root, targets: [], actor: 'watchdog' });
   try {
     const records = controller.list().filter((r) => before.has(r.id));
@@ -216,26 +217,6 @@ async function revertEverything(paths: StatePaths): Promise<{ reverted: string[]
   } finally {
     controller.close();
   }
-}
-
-/** Ids of the faults the journal has open (pending or injected), read without opening a controller. */
-function readJournalOpen(paths: StatePaths): string[] {
-  let text = '';
-  try {
-    text = readFileSync(join(paths.root, 'faults.jsonl'), 'utf8');
-  } catch {
-    return [];
-  }
-  const last = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    try {
-      const r = JSON.parse(line) as { id: string; phase: string };
-      last.set(r.id, r.phase);
-    } catch {
-      /* torn line */
-    }
-  }
-  return [...last].filter(([, phase]) => phase === 'pending' || phase === 'injected').map(([id]) => id);
 }
 
 async function finishStop(paths: StatePaths, log: (line: string) => void): Promise<void> {

@@ -11,14 +11,10 @@
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { holdFileFor } from '../../../core/process.ts';
 import { defineInjector } from '../../injector.ts';
 import { outageFault, type OutageHandle } from './outage.ts';
 import { signalVictim, waitGone } from './pid.ts';
-
-/** The file that holds a service down (the process manager checks it before a restart). */
-export function holdFile(pidFile: string): string {
-  return pidFile.replace(/\.json$/, '.hold');
-}
 
 const outage = outageFault('stop', '', 'hold + signal SIGKILL (process group)', z.strictObject({}), async (victim) => {
   signalVictim(victim, 'SIGKILL');
@@ -29,14 +25,14 @@ export const stop = defineInjector<Record<string, never>, OutageHandle>({
   ...outage,
   summary: 'SIGKILLs the target process and keeps it down (the supervisor holds its restart) until reverted',
   async apply(handle, p, ctx) {
-    writeFileSync(holdFile(handle.target.pidFile), `held by a stop fault (${ctx.id})\n`);
+    writeFileSync(holdFileFor(handle.target.pidFile), `held by a stop fault (${ctx.id})\n`);
     await outage.apply(handle, p, ctx);
   },
   async revert(handle) {
-    rmSync(holdFile(handle.target.pidFile), { force: true });
+    rmSync(holdFileFor(handle.target.pidFile), { force: true });
     await outage.revert(handle);
   },
   async verify(handle) {
-    return existsSync(holdFile(handle.target.pidFile)) || (await outage.verify(handle));
+    return existsSync(holdFileFor(handle.target.pidFile)) || (await outage.verify(handle));
   },
 });
