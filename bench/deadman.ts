@@ -22,7 +22,7 @@ import { readJson } from '../src/core/json-file.ts';
 import { type PidRecord } from '../src/core/process.ts';
 import { labToken } from '../src/supervisor/token.ts';
 import { LAB_SERVICES } from '../src/supervisor/topology.ts';
-import { faultsInEffect } from '../test/helpers/in-effect.ts';
+import { CLOCK_TARGET, faultsInEffect, oneFaultPerFamily } from '../test/helpers/in-effect.ts';
 import { freeBasePort } from '../test/helpers/lab.ts';
 import { spread } from './lib/stats.ts';
 
@@ -39,19 +39,7 @@ const apiProxy = base + LAB_SERVICES.find((s) => s.name === 'api')!.proxy!;
 const record = (name: string): PidRecord | undefined => readJson<PidRecord>(join(stateDir, 'pids', `${name}.json`));
 const status = (): { phase: string; controller_pid: number; controller_url: string } | undefined => readJson(join(stateDir, 'status.json'));
 
-const FAULTS = [
-  { type: 'latency', target: 'payments', params: { delay_ms: 100 } },
-  { type: 'cpu_burner', target: 'worker', params: { cores: 1, pct: 20 } },
-  { type: 'pause', target: 'orders-1' },
-  { type: 'dependency_error', target: 'payments', params: { pct: 50 } },
-  { type: 'http_error', target: 'api', params: { status: 503, pct: 10 } },
-  { type: 'exception', target: 'orders-2', params: { route: '/orders', pct: 10 } },
-  { type: 'packet_loss', target: 'redis', params: { pct: 5 } },
-  { type: 'cpu_quota', target: 'orders-2', params: { pct: 50 } },
-  { type: 'memory_limit', target: 'orders-1', params: { mb: 300 } },
-  { type: 'disk_fill', target: 'postgres-primary', params: { free_mb: 20 } },
-  { type: 'clock_skew', target: 'worker', params: { offset_s: -300 } },
-];
+const FAULTS = oneFaultPerFamily();
 
 async function serving(token: string): Promise<boolean> {
   try {
@@ -82,7 +70,7 @@ try {
   for (let i = 0; i < TRIES; i++) {
     const chaos = new ChaosClient(status()!.controller_url, chaosToken(stateDir));
     for (const f of FAULTS) await chaos.inject({ ...f, duration_s: 300, concurrent: true });
-    const inEffect = faultsInEffect(stateDir, 'worker');
+    const inEffect = faultsInEffect(stateDir, CLOCK_TARGET);
     if (inEffect.length === 0) throw new Error('no fault in effect before the kill: the probes see nothing');
     const victim = record('controller')!.pid;
     loads.push(loadavg()[0]);
@@ -91,7 +79,7 @@ try {
     process.kill(victim, 'SIGKILL');
     let cleanMs = -1;
     while (performance.now() - t0 < 30_000) {
-      if (faultsInEffect(stateDir, 'worker').length === 0) {
+      if (faultsInEffect(stateDir, CLOCK_TARGET).length === 0) {
         cleanMs = performance.now() - t0;
         break;
       }

@@ -36,7 +36,7 @@ import { signToken } from '../../src/supervisor/token.ts';
 import { LAB_SERVICES } from '../../src/supervisor/topology.ts';
 import { freeBasePort } from '../helpers/lab.ts';
 import { SLACK_MS } from '../helpers/net.ts';
-import { burners, faultsInEffect, fillFiles as fillFilesIn, hasLabTable, labCgroups, labTable } from '../helpers/in-effect.ts';
+import { burners, CLOCK_TARGET, faultsInEffect, fillFiles as fillFilesIn, hasLabTable, labCgroups, labTable, oneFaultPerFamily } from '../helpers/in-effect.ts';
 import { kernelScope } from '../../src/core/scope.ts';
 
 const run = promisify(execFile);
@@ -354,20 +354,7 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
 
   /** Every fault of every family, each on its own target or stacked (concurrent), long TTLs. */
   const injectAll = async (): Promise<string[]> => {
-    const faults: { type: string; target: string; params?: Record<string, unknown> }[] = [
-      { type: 'latency', target: 'payments', params: { delay_ms: 100 } },
-      { type: 'cpu_burner', target: 'worker', params: { cores: 1, pct: 20 } },
-      // The in-process families: they live in lab processes (paused, payments' control state, the api proxy's
-      // HTTP toxic, orders' exception hooks), so a cleanup that kills or restarts those processes ends them.
-      { type: 'pause', target: 'worker' },
-      { type: 'dependency_error', target: 'payments', params: { pct: 50 } },
-      { type: 'http_error', target: 'api', params: { status: 503, pct: 10 } },
-      { type: 'exception', target: 'orders-1', params: { route: '/orders', pct: 10 } },
-    ];
-    if (!nftSkip) faults.push({ type: 'packet_loss', target: 'redis', params: { pct: 5 } });
-    if (!cgroupSkip) faults.push({ type: 'cpu_quota', target: 'orders-1', params: { pct: 50 } }, { type: 'memory_limit', target: 'orders-2', params: { mb: 300 } });
-    if (!diskSkip) faults.push({ type: 'disk_fill', target: 'postgres-primary', params: { free_mb: 20 } });
-    if (!clockSkip) faults.push({ type: 'clock_skew', target: 'api', params: { offset_s: -300 } });
+    const faults = oneFaultPerFamily({ nftables: Boolean(nftSkip), cgroup: Boolean(cgroupSkip), disk: Boolean(diskSkip), clock: Boolean(clockSkip) });
     const ids: string[] = [];
     for (const f of faults) ids.push((await chaos.inject({ ...f, duration_s: 300, concurrent: true })).id);
     injectedIds = ids;
@@ -377,7 +364,7 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
   const expectedInEffect = (): string[] =>
     ['cpu_burner', 'pause', ...(nftSkip ? [] : ['nftables']), ...(cgroupSkip ? [] : ['cgroup']), ...(diskSkip ? [] : ['disk_fill']), ...(clockSkip ? [] : ['clock_skew'])].sort();
   /** Every fault still in effect, by the same probes the injectors verify with, read from outside. */
-  const inEffect = (): string[] => faultsInEffect(stateDir, 'api');
+  const inEffect = (): string[] => faultsInEffect(stateDir, CLOCK_TARGET);
   const record = (name: string): PidRecord | undefined => readJson<PidRecord>(join(stateDir, 'pids', `${name}.json`));
   /** Polls the probes from `t0` until nothing is in effect: ms since t0 (or -1 at the deadline). */
   const msUntilClean = async (t0: number, deadlineMs: number): Promise<number> => {

@@ -84,3 +84,28 @@ export function faultsInEffect(stateDir: string, clockService: string): string[]
   if (stoppedIn(stateDir).length > 0) found.push('pause');
   return found;
 }
+
+/** The lab service whose clock the clock_skew fault of oneFaultPerFamily moves (what faultsInEffect should read). */
+export const CLOCK_TARGET = 'api';
+
+/**
+ * One fault of every family on the lab, each on a target that can take it, for crash tests and the dead-man bench.
+ * Families this machine cannot run are left out (`skip`).
+ */
+export function oneFaultPerFamily(skip: { nftables?: boolean; cgroup?: boolean; disk?: boolean; clock?: boolean } = {}): { type: string; target: string; params?: Record<string, unknown> }[] {
+  const faults: { type: string; target: string; params?: Record<string, unknown> }[] = [
+    { type: 'latency', target: 'payments', params: { delay_ms: 100 } },
+    { type: 'cpu_burner', target: 'worker', params: { cores: 1, pct: 20 } },
+    // The in-process families: they live in lab processes (paused, payments' control state, the api proxy's
+    // HTTP toxic, orders' exception hooks), so a cleanup that kills or restarts those processes ends them.
+    { type: 'pause', target: 'worker' },
+    { type: 'dependency_error', target: 'payments', params: { pct: 50 } },
+    { type: 'http_error', target: 'api', params: { status: 503, pct: 10 } },
+    { type: 'exception', target: 'orders-1', params: { route: '/orders', pct: 10 } },
+  ];
+  if (!skip.nftables) faults.push({ type: 'packet_loss', target: 'redis', params: { pct: 5 } });
+  if (!skip.cgroup) faults.push({ type: 'cpu_quota', target: 'orders-1', params: { pct: 50 } }, { type: 'memory_limit', target: 'orders-2', params: { mb: 300 } });
+  if (!skip.disk) faults.push({ type: 'disk_fill', target: 'postgres-primary', params: { free_mb: 20 } });
+  if (!skip.clock) faults.push({ type: 'clock_skew', target: CLOCK_TARGET, params: { offset_s: -300 } });
+  return faults;
+}
