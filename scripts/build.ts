@@ -9,6 +9,7 @@
  *   src/dashboard/static/ ── copied ──▶ dist/esm/static/
  *   src/index.ts ── tsc (emitDeclarationOnly) ──▶ dist/types/**\/*.d.ts
  *   src/supervisor/watchdog-main.ts ──▶ dist/watchdog.mjs (buildWatchdog)
+ *   src/agent/register.ts ──▶ dist/agent.mjs (buildAgent: self-contained, node: built-ins only) `--import faultline/agent`
  *   dist/build.json: every input of dist/esm with its mtime — what bin/faultline checks before trusting dist/esm
  *
  * dist/esm sits two levels below the package root, like every module under src/<area>/: modules find the root
@@ -21,12 +22,14 @@
  *            controller) can still load the commands it has not loaded yet.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import ts from 'typescript';
 import { buildWatchdog } from '../src/supervisor/watchdog-bundle.ts';
+import { buildAgent } from '../src/agent/bundle.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const ESM = join(ROOT, 'dist/esm');
@@ -53,6 +56,13 @@ async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
   return result;
 }
 
+const bundleCommander: esbuild.Plugin = {
+  name: 'bundle-commander',
+  setup(build) {
+    build.onResolve({ filter: /^commander$/ }, () => ({ path: createRequire(import.meta.url).resolve('commander') }));
+  },
+};
+
 /** Bundles the CLI and the library into dist/esm; returns the manifest that says what it was built from. */
 async function buildEsm(): Promise<BuildManifest> {
   const previous = readManifest();
@@ -71,6 +81,11 @@ async function buildEsm(): Promise<BuildManifest> {
     platform: 'node',
     target: 'node20',
     packages: 'external',
+    // commander is the one dependency every start loads: bundled, Node parses one ESM file instead of resolving,
+    // lexing and loading a CommonJS package (about a fifth of `--help`'s start-up; bench/cli.ts).
+    plugins: [bundleCommander],
+    // …and it is CommonJS: its require('node:events') needs a require in the ESM bundle.
+    banner: { js: "import { createRequire as __faultlineRequire } from 'node:module'; const require = __faultlineRequire(import.meta.url);" },
     metafile: true,
     logLevel: 'warning',
   });
@@ -144,6 +159,7 @@ function buildTypes(): number {
 }
 
 await step('dist/watchdog.mjs', buildWatchdog);
+await step('dist/agent.mjs (faultline/agent)', buildAgent);
 const manifest = await step('dist/esm (cli.mjs, index.mjs and their chunks)', buildEsm);
 console.log(`build: dist/esm holds ${manifest.outputs.length} files from ${Object.keys(manifest.inputs).length} inputs`);
 const declared = await step('dist/types', buildTypes);

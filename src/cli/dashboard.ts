@@ -14,13 +14,15 @@ export function registerDashboard(program: Command): void {
     .description('Print the live dashboard URL, signed in (the token rides in the #fragment, never sent to the server).')
     .option('--state-dir <dir>', 'the lab state dir', DEFAULT_STATE_DIR)
     .option('--read-only', 'print the URL without the token (panels only; inject/halt stay disabled)')
-    .action(async (opts: { stateDir: string; readOnly?: boolean }) => {
+    .option('--json', 'print {url, read_only} as JSON')
+    .action(async (opts: { stateDir: string; readOnly?: boolean; json?: boolean }) => {
       const [{ chaosToken }, { labStatus }] = await Promise.all([import('../controller/token.ts'), import('../supervisor/control.ts')]);
       const status = labStatus(opts.stateDir);
       if (!status.running || status.controller_url === null) {
         throw new FaultlineError('LAB_NOT_RUNNING', `no running lab in ${status.state_dir} (phase: ${status.phase})`);
       }
       const url = `${status.controller_url}/ui/`;
-      process.stdout.write(opts.readOnly ? `${url}\n` : `${url}#token=${chaosToken(status.state_dir)}\n`);
+      const signed = opts.readOnly ? url : `${url}#token=${chaosToken(status.state_dir)}`;
+      process.stdout.write(opts.json ? `${JSON.stringify({ url: signed, read_only: opts.readOnly === true })}\n` : `${signed}\n`);
     });
 }

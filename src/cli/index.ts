@@ -4,8 +4,14 @@
  * Start-up loads every file listed here, so a command's file only *defines* it (options, help) with
  * commander, constants and types; its action `await import()`s what does the work. `faultline --version` then
  * loads no fault kind, no load engine, no lab. (run.ts, load.ts and report.ts still import their work up front.)
+ * `buildProgram` is the whole tree as main.ts runs it (and as conventions.test.ts walks it): every command, the
+ * `help` command, --quiet on each (options.ts), and the hooks that prepare a command before use.
  */
-import type { Command } from 'commander';
+import { Command } from 'commander';
+import { VERSION } from '../core/version.ts';
+import { prepare } from './before-use.ts';
+import { registerCompletion } from './completion.ts';
+import { addQuiet, applyQuiet } from './options.ts';
 import { registerDown } from './down.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerFaults } from './faults.ts';
@@ -24,6 +30,8 @@ import { registerReport } from './report.ts';
 import { registerDashboard } from './dashboard.ts';
 import { registerInit } from './init.ts';
 import { registerSchema } from './schema.ts';
+import { registerSuite } from './suite.ts';
+import { registerExport } from './export.ts';
 
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDemo,
@@ -44,4 +52,33 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDashboard,
   registerInit,
   registerSchema,
+  registerSuite,
+  registerExport,
+  registerCompletion,
 ];
+
+/** The commander program with every command registered (what `faultline` runs). */
+export function buildProgram(): Command {
+  const program = new Command('faultline')
+    .description('Chaos-engineering workbench: inject faults, drive load, get a verdict with numbers.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  program.hook('preSubcommand', (_program, command) => prepare(command));
+  // commander's own `help X` prints X's help without its hooks; this one is the same command, prepared first.
+  program
+    .command('help')
+    .argument('[command]')
+    .description('display help for command')
+    .helpOption(false)
+    .action(async (name?: string) => {
+      const command = name === undefined ? undefined : program.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      if (command === undefined) return program.help({ error: name !== undefined });
+      await prepare(command);
+      command.help();
+    });
+  addQuiet(program);
+  program.hook('preAction', (_program, action) => applyQuiet(action));
+  return program;
+}

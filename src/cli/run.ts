@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.ts';
 import { EXIT } from '../core/exit.ts';
 import type { Progress } from '../runner/run.ts';
+import type { CtkCommandFlags } from '../ctk/command.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
 import { onInterrupt } from './load.ts';
+import { progressLine } from './options.ts';
 
 const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48);
 const stamp = (): string => new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -28,16 +30,21 @@ function summaryText(v: Verdict, dir: string): string {
   const n = (x: number | null, d = 1): string => (x === null ? '—' : x.toFixed(d));
   const pct = (x: number | null): string => n(x === null ? null : x * 100, 3);
   // One line per source, each under its own name: the judged one first.
-  const line = (label: string, h: Verdict['figures']['server'] | null): string =>
-    h === null
-      ? `  ${label}: not recorded`
-      : `  ${label}: write p99 ${n(h.baseline_p99)} → ${n(h.fault_p99)} ms · write errors ${pct(h.baseline_err_rate)} → ${pct(h.fault_err_rate)} % (n ${h.n.baseline_writes} → ${h.n.fault_writes}) · reads ${pct(h.read_availability)} % (n ${h.n.fault_reads})`;
+  const line = (label: string, h: Verdict['figures']['server'] | null): string => {
+    if (h === null) return `  ${label}: not recorded`;
+    const parts = [
+      h.from.latency && `${h.from.latency} ${n(h.baseline_p99)} → ${n(h.fault_p99)} ms`,
+      h.from.error_rate && `${h.from.error_rate} ${pct(h.baseline_err_rate)} → ${pct(h.fault_err_rate)} % (n ${h.n.baseline} → ${h.n.fault})`,
+      h.from.availability && `${h.from.availability} ${pct(h.fault_availability)} % under fault (n ${h.n.fault_availability})`,
+    ].filter(Boolean);
+    return `  ${label}: ${parts.join(' · ') || 'no figures (no SLI this source can read: the system declares no server metrics for them)'}`;
+  };
   const order = v.figures_source === 'users' ? (['users', 'server'] as const) : (['server', 'users'] as const);
   return [
     `${v.experiment}: ${v.result.toUpperCase()}`,
     ...v.reasons.map((r) => `  - ${r}`),
     ...order.map((k, i) => line(`${k}${i === 0 ? ' (judged)' : ' (beside)'}`, v.figures[k])),
-    `  detect ${n(v.time_to_detect_s, 2)} s · MTTR ${n(v.mttr_s, 2)} s (${v.timing.source}) · blast ${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints · writes→payments ×${n(v.load.amplification, 2)} · integrity ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}`,
+    `  detect ${n(v.time_to_detect_s, 2)} s · MTTR ${n(v.mttr_s, 2)} s (${v.timing.source}) · blast ${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints${v.load.amplification_of ? ` · ${v.load.amplification_of} ×${n(v.load.amplification, 2)} (baseline ×${n(v.load.baseline_amplification, 2)})` : ''} · integrity ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}`,
     `  run dir: ${dir}`,
   ].join('\n');
 }
@@ -74,13 +81,30 @@ export function registerRun(program: Command): void {
     .option('--state-dir <dir>', 'the lab state directory', DEFAULT_STATE_DIR)
     .option('--prometheus <url>', 'read the lab\'s series from this Prometheus (range queries, step = scrape interval) instead of scraping the lab; it must scrape each lab process with job or `service` label = the process name, as deploy/prometheus/prometheus.yml does')
     .option('--compare <run-dir>', 'a previous run (or a schedule run parent dir): exit 1 when a verdict regresses (e.g. held → degraded)')
+    // Chaos Toolkit experiments (recognised by their shape; src/ctk/, docs/chaos-toolkit.md):
+    .option('--journal-path <file>', 'Chaos Toolkit experiment: where journal.json goes (default <run dir>/journal.json)')
+    .option('--hypothesis-strategy <s>', 'Chaos Toolkit experiment: default|before-method-only|after-method-only|during-method-only|continuously')
+    .option('--hypothesis-frequency <s>', 'Chaos Toolkit experiment: seconds between hypothesis runs during the method (default 1)')
+    .option('--fail-fast', 'Chaos Toolkit experiment: end the method at the first deviation during it')
+    .option('--rollback-strategy <s>', 'Chaos Toolkit experiment: default|always|never|deviated (faultline\'s default plays rollbacks whatever the status)')
+    .option('--var <k=v>', 'Chaos Toolkit experiment: a configuration value (k=v, k:int=v, k:float=v); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .addHelpText('after', 'A Chaos Toolkit experiment (JSON or YAML with a method / steady-state-hypothesis) runs with CTK\'s semantics and writes its journal.json; it exits like `chaos run` (0 completed and not deviated, 1 otherwise), 2 invalid, 3 no system for faultline.* actions. See docs/chaos-toolkit.md.\n')
     .addHelpText('after', '\nNeeds a running lab: faultline up --detach. Exit: 0 held, 1 not held (degraded/failed/aborted/invalid/inconclusive), 2 invalid file, 3 no lab (or --prometheus not answering), 130 interrupted.\n')
     .action(async (file: string, opts: { out?: string; json?: boolean; stateDir: string; compare?: string; prometheus?: string }) => {
+      // Rollbacks a crashed Chaos Toolkit run still owes are played first; a CTK file runs through src/ctk/.
+      const ctk = await import('../ctk/command.ts');
+      await ctk.replayOwedRollbacks(opts.stateDir, opts.json);
+      if (ctk.isCtkFile(file)) {
+        process.exitCode = await ctk.runCtkCommand(file, opts as CtkCommandFlags);
+        return;
+      }
       // The work loads only when the command runs (startup of every other command stays light).
-      const [{ labStatus }, { loadExperiments }, { runExperiment }] = await Promise.all([
+      const [{ labStatus }, { loadExperiments }, { runExperiment }, { runTarget }, { preflight }] = await Promise.all([
         import('../supervisor/control.ts'),
         import('../runner/schema.ts'),
         import('../runner/run.ts'),
+        import('../supervisor/run-target.ts'),
+        import('../runner/preflight.ts'),
       ]);
       const experiments = loadExperiments(file);
       const previous = opts.compare ? previousVerdicts(opts.compare) : undefined;
@@ -92,12 +116,18 @@ export function registerRun(program: Command): void {
         process.exitCode = EXIT.ENVIRONMENT;
         return;
       }
+      const target = runTarget(opts.stateDir);
+      // Every experiment of a schedule is checked against the system before the first one starts.
+      const problems: string[] = [];
+      for (const exp of experiments) await preflight(exp, target).catch((err: Error) => problems.push(err.message));
+      if (problems.length > 0) throw new FaultlineError('INVALID_INPUT', problems.join('\n'));
       const ctrl = new AbortController();
       const signals = onInterrupt(() => ctrl.abort());
       // A closed terminal must not leave a fault on either.
       const hangup = (): void => ctrl.abort();
       process.once('SIGHUP', hangup);
-      const live = !opts.json && process.stderr.isTTY;
+      // A live line on a TTY, a plain line every 5 s otherwise (CI logs), none with --json or --quiet.
+      const live = opts.json ? undefined : progressLine(process.stderr);
       const results: (Verdict & { dir: string })[] = [];
       try {
         for (const [i, exp] of experiments.entries()) {
@@ -105,14 +135,13 @@ export function registerRun(program: Command): void {
           const name = `${stamp()}-${slug(exp.title)}`;
           const dir = experiments.length === 1 ? (opts.out ?? join('runs', name)) : join(opts.out ?? 'runs', `${String(i + 1).padStart(2, '0')}-${slug(exp.title)}`);
           if (!opts.json) process.stderr.write(`running ${exp.title} (${exp.windows.warmup_s + exp.windows.baseline_s + exp.windows.fault_s + exp.windows.recovery_s} s planned)\n`);
-          const { verdict } = await runExperiment(exp, {
-            stateDir: opts.stateDir,
+          const { verdict } = await runExperiment(exp, target, {
             outDir: dir,
             signal: ctrl.signal,
             prometheus: opts.prometheus,
-            onProgress: live ? (p) => process.stderr.write(`\r\x1b[2K${liveLine(p)}`) : undefined,
+            onProgress: live ? (p) => live.update(liveLine(p)) : undefined,
           });
-          if (live) process.stderr.write('\r\x1b[2K');
+          live?.done();
           results.push({ ...verdict, dir });
           if (!opts.json) process.stdout.write(`${summaryText(verdict, dir)}\n`);
         }

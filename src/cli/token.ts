@@ -15,8 +15,11 @@ export function registerToken(program: Command): void {
     .option('--state-dir <dir>', 'the lab state dir', DEFAULT_STATE_DIR)
     .option('--ttl-s <seconds>', 'validity in seconds', parseTtl, 3600)
     .option('--sub <subject>', 'the token subject', 'faultline')
-    .action(async (opts: { stateDir: string; ttlS: number; sub: string }) => {
+    .option('--json', 'print {token, sub, expires_at} as JSON')
+    .action(async (opts: { stateDir: string; ttlS: number; sub: string; json?: boolean }) => {
       const { labToken } = await import('../supervisor/token.ts');
-      process.stdout.write(`${labToken(opts.stateDir, opts.ttlS, opts.sub)}\n`);
+      const token = labToken(opts.stateDir, opts.ttlS, opts.sub);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ token, sub: opts.sub, expires_at: new Date(Date.now() + opts.ttlS * 1000).toISOString() })}\n`);
+      else process.stdout.write(`${token}\n`);
     });
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FaultlineError } from '../core/errors.ts';
 import { DEFAULT_STATE_DIR } from '../supervisor/state-dir.ts';
-import { parsePort } from './options.ts';
+import { parsePort, progressLine } from './options.ts';
 import { printStatus } from './status.ts';
 
 export function registerUp(program: Command): void {
@@ -39,11 +39,31 @@ Examples:
         await runForeground({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations, adopt: opts.adopt, system: opts.system });
         return;
       }
-      const status = await startDetached({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations, adopt: opts.adopt, system: opts.system });
+      // Coming up takes seconds: say how far it got (a live line on a TTY, a plain line every 5 s otherwise).
+      const { labStatus } = await import('../supervisor/control.ts');
+      const progress = progressLine(process.stderr, { quiet: opts.json });
+      const t0 = Date.now();
+      const tick = setInterval(() => {
+        let s;
+        try {
+          s = labStatus(opts.stateDir);
+        } catch {
+          return; // its status file is being written: the next tick reads it
+        }
+        const up = s.services.filter((x) => x.state === 'running').length;
+        progress.update(`starting the lab: ${s.phase}, ${up}/${s.services.length} services running (${Math.round((Date.now() - t0) / 1000)} s)`);
+      }, 1000);
+      tick.unref();
+      let status;
+      try {
+        status = await startDetached({ stateDir: opts.stateDir, basePort: opts.basePort, mitigations, adopt: opts.adopt, system: opts.system });
+      } finally {
+        clearInterval(tick);
+        progress.done();
+      }
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else {
         process.stdout.write(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s (controller pid ${status.controller_pid})\n`);
-        const { labStatus } = await import('../supervisor/control.ts');
         printStatus(labStatus(opts.stateDir));
       }
     });

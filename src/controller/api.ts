@@ -16,6 +16,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AGENT_HUB } from '../agent/hub.ts';
 import { FaultlineError, isFaultlineError } from '../core/errors.ts';
 import type { Controller, InjectRequest } from './controller.ts';
 import type { FaultRecord } from './journal.ts';
@@ -29,6 +30,25 @@ export interface ChaosApiOptions {
   token: string;
   /** Where the runner's status posts go (the dashboard's board); without one those routes answer 404. */
   experiments?: ExperimentStatusSink;
+  /**
+   * Toxics set through the toxiproxy API served on the same port, by any local client, outside the journal:
+   * `GET /chaos/faults` lists them beside the faults and halt removes them too, so there is one view of what is
+   * in effect. (They live in this process, so a dead controller cannot strand them: its proxies die with it.)
+   */
+  unjournaled?: UnjournaledToxics;
+}
+
+export interface UnjournaledToxic {
+  proxy: string;
+  name: string;
+  type: string;
+  stream: string;
+}
+
+export interface UnjournaledToxics {
+  list(): UnjournaledToxic[];
+  /** Removes every one; answers what it removed. */
+  clear(): Promise<UnjournaledToxic[]>;
 }
 
 /** Records experiment status posts (validating them) and shows the last ones. */
@@ -66,8 +86,10 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
         send(res, 200, { id: record.id, mttr_s: record.mttr_s ?? null, mttr_source: record.mttr_source });
       } else if (path === '/chaos/faults' && method === 'DELETE') {
         // Halt answers within HALT_ANSWER_MS with every record as it stands; anything still reverting carries on.
-        const records = await controller.halt({ answerWithinMs: HALT_ANSWER_MS });
+        const [records, external] = await Promise.all([controller.halt({ answerWithinMs: HALT_ANSWER_MS }), options.unjournaled?.clear() ?? Promise.resolve([])]);
         send(res, 200, {
+          // Toxics set through the toxiproxy API outside the journal, removed by this halt too.
+          unjournaled_removed: external,
           reverted: records.filter((r) => r.phase === 'reverted').map(publicRecord),
           // Still being reverted when the answer went out (each carries its last error, if any); they go on.
           still_active: records.filter((r) => r.phase === 'injected' || r.phase === 'pending').map(publicRecord),
@@ -75,9 +97,17 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
           not_applied: records.filter((r) => r.phase === 'failed').map(publicRecord),
         });
       } else if (path === '/chaos/faults' && method === 'GET') {
-        send(res, 200, { faults: controller.list().map(publicRecord) });
+        send(res, 200, { faults: controller.list().map(publicRecord), unjournaled: options.unjournaled?.list() ?? [] });
       } else if (path === '/chaos/targets' && method === 'GET') {
-        send(res, 200, { targets: controller.targets().map((t) => ({ name: t.name, proxy: t.proxy?.name ?? null, http: t.http ?? null })) });
+        send(res, 200, {
+          targets: controller.targets().map((t) => ({
+            name: t.name,
+            proxy: t.proxy?.name ?? null,
+            http: t.http ?? null,
+            // A runtime agent's process, libraries, health and discovered dependencies (null: none registered yet).
+            ...(t.agent ? { agent: AGENT_HUB.describe(t.agent.service) } : {}),
+          })),
+        });
       } else if (path === '/chaos/experiments/status' && method === 'POST' && options.experiments) {
         send(res, 200, options.experiments.update(await readJson(req)));
       } else if (path === '/chaos/experiments' && method === 'GET' && options.experiments) {

@@ -136,6 +136,15 @@ export class Controller {
     return [...this.#targets.values()];
   }
 
+  /**
+   * Adds a target found at run time (a runtime agent that registered itself), or merges its fields into the
+   * target of that name. Faults already on it are unaffected.
+   * @example controller.addTarget({ name: 'shop', agent: { service: 'shop' } });
+   */
+  addTarget(target: Target): void {
+    this.#targets.set(target.name, { ...this.#targets.get(target.name), ...target });
+  }
+
   /** Active faults first, then the most recent finished ones. */
   list(): FaultRecord[] {
     const all = [...this.#records.values()];

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
+import { loadSystem } from '../system/system.ts';
 import { Collector, slosFromEndpoints } from './collector.ts';
+
+// The lab's own declaration of its metrics (lab/faultline.yaml server_metrics): histograms, ops routes, gauges.
+const LAB_METRICS = loadSystem(new URL('../../lab/faultline.yaml', import.meta.url).pathname).decl.server_metrics;
 
 /** A fake api /metrics: every scrape, 10 more POST /orders, all in the 0.5 s bucket, and one 503. */
 function fakeApi(): { url: Promise<string>; close: () => void } {
@@ -35,7 +39,7 @@ test('each round becomes panel series and endpoint SLO status', async () => {
   assert.equal(slos[1].endpoint, 'GET /orders/:id');
   assert.ok(Math.abs(slos[1].max_error_ratio - 0.001) < 1e-12, 'availability 99.9 % = at most 0.1 % errors');
   assert.equal(slos[1].max_p99_ms, undefined);
-  const collector = new Collector({ targets: [{ service: 'api', url: await api.url }, { service: 'gone', url: 'http://127.0.0.1:9/metrics' }], interval_ms: 250, edge: 'api', slos });
+  const collector = new Collector({ targets: [{ service: 'api', url: await api.url }, { service: 'gone', url: 'http://127.0.0.1:9/metrics' }], interval_ms: 250, edge: 'api', slos, metrics: LAB_METRICS });
   try {
     collector.start();
     const deadline = Date.now() + 5000;

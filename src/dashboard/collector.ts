@@ -17,11 +17,7 @@ import { Ring } from './ring.ts';
 const RATE_WINDOW_MS = 5_000;
 /** SLO status is judged over this window (long enough for 0.1 % to mean something at a few hundred rps). */
 const SLO_WINDOW_MS = 30_000;
-/** Health probes are the supervisor's, not the users': they would flatter every rate. */
-const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
-const notProbe = (route: string): boolean => !PROBE_ROUTES.has(route);
-
-/** One of the lab's endpoint SLOs (DESIGN.md, "no fault" column), judged on the api service. */
+/** One of the system's entry endpoint SLOs (its system file's entry.endpoints), judged on the entry service. */
 export interface EndpointSlo {
   /** `POST /orders` */
   endpoint: string;
@@ -63,9 +59,31 @@ export interface SloStatus {
   window_s: number;
 }
 
+/** A system-declared gauge panel line: a series summed per service (minus another, for busy = total − idle). */
+export interface GaugePanel {
+  panel: string;
+  title?: string;
+  name: string;
+  series: string;
+  labels: Record<string, string>;
+  /** Subtract the same series with these labels instead (e.g. `{state: idle}` from `{state: total}`). */
+  minus?: Record<string, string>;
+  /** One line per value of this label (e.g. `dependency`), named after it. */
+  by?: string;
+}
+
+/** The services' own metrics, as the system file names them (server_metrics); none = only `up` per service. */
+export interface DashboardMetrics {
+  http_histogram?: string;
+  dependency_histogram?: string;
+  ops_routes?: readonly string[];
+  gauges?: readonly GaugePanel[];
+}
+
 export interface CollectorOptions {
-  /** Services to scrape (loopback /metrics URLs). */
+  /** Services to scrape (loopback /metrics URLs), in the order the system file declares them. */
   targets: readonly ScrapeTarget[];
+  metrics?: DashboardMetrics;
   /** The service whose routes carry the endpoint SLOs (the system's entry). */
   edge?: string;
   /** The entry endpoints' SLOs (slosFromEndpoints); none: no endpoint panels. */
@@ -88,6 +106,8 @@ export class Collector {
   readonly #services: string[];
   readonly #edge: string;
   readonly #slos: readonly EndpointSlo[];
+  readonly #metrics: DashboardMetrics;
+  readonly #notOps: (route: string) => boolean;
   /** How many points each raw series keeps: enough for the SLO window plus one at its start. */
   readonly #keep: number;
   #slo: SloStatus[] = [];
@@ -99,6 +119,10 @@ export class Collector {
     this.#services = options.targets.map((t) => t.service);
     this.#edge = options.edge ?? '';
     this.#slos = options.slos ?? [];
+    this.#metrics = options.metrics ?? {};
+    // Health probes and scrapes are the supervisor's, not the users': they would flatter every rate.
+    const ops = new Set(this.#metrics.ops_routes ?? ['/healthz', '/readyz', '/metrics']);
+    this.#notOps = (route) => !ops.has(route);
     this.#keep = Math.ceil(SLO_WINDOW_MS / this.intervalMs) + 2;
     this.#scraper = new Scraper({ targets: options.targets, store: this.#store, interval_ms: this.intervalMs, onRound: (t) => this.#round(t) });
   }
@@ -109,6 +133,16 @@ export class Collector {
 
   async stop(): Promise<void> {
     await this.#scraper.stop();
+  }
+
+  /** The scraped services in the system file's order (the page lays them out so). */
+  get services(): readonly string[] {
+    return this.#services;
+  }
+
+  /** Titles of the system-declared gauge panels, by panel key. */
+  get panelTitles(): Record<string, string> {
+    return Object.fromEntries((this.#metrics.gauges ?? []).filter((g) => g.title !== undefined).map((g) => [g.panel, g.title!]));
   }
 
   /** Time of the last completed round (epoch ms), 0 before the first. */
@@ -143,44 +177,41 @@ export class Collector {
     const up = store.select('up', { service })[0];
     out.set(`${service}/up/up`, up ? (valueAt(up, t) ?? NaN) : NaN);
     if (up === undefined || valueAt(up, t) !== 1) return;
-    const http: LabelMatch = { service, route: notProbe };
     const seconds = (t - t0) / 1000;
-    const total = sumIncrease(store, 'lab_http_request_duration_seconds_count', http, t0, t);
-    const errors = sumIncrease(store, 'lab_http_request_duration_seconds_count', { ...http, status: isServerError }, t0, t);
-    out.set(`${service}/rps/requests`, total / seconds);
-    out.set(`${service}/error_pct/5xx`, total > 0 ? (errors / total) * 100 : NaN);
-    const h = windowHistogram(store, 'lab_http_request_duration_seconds', http, t0, t);
-    if (histogramCount(h) > 0) {
-      out.set(`${service}/latency_ms/p50`, histogramQuantile(0.5, h) * 1000);
-      out.set(`${service}/latency_ms/p99`, histogramQuantile(0.99, h) * 1000);
-      out.set(`${service}/latency_ms/p999`, histogramQuantile(0.999, h) * 1000);
-    }
-    out.set(`${service}/in_flight/requests`, this.#gaugeSum('lab_http_requests_in_flight', { service, route: notProbe }, t));
     const lag = this.#gaugeSum('nodejs_eventloop_lag_p99_seconds', { service }, t);
     if (Number.isFinite(lag)) out.set(`${service}/event_loop_ms/p99`, lag * 1000);
-    // Pool saturation: connections busy (total − idle) and queries waiting; sockets in use and requests queued.
-    const pgTotal = this.#gaugeSum('lab_pg_pool_connections', { service, state: 'total' }, t);
-    if (Number.isFinite(pgTotal)) {
-      out.set(`${service}/pools/pg busy`, pgTotal - this.#gaugeSum('lab_pg_pool_connections', { service, state: 'idle' }, t));
-      out.set(`${service}/pools/pg waiting`, this.#gaugeSum('lab_pg_pool_waiting_requests', { service }, t));
+    const hist = this.#metrics.http_histogram;
+    if (hist !== undefined) {
+      const http: LabelMatch = { service, route: this.#notOps };
+      const total = sumIncrease(store, `${hist}_count`, http, t0, t);
+      const errors = sumIncrease(store, `${hist}_count`, { ...http, status: isServerError }, t0, t);
+      out.set(`${service}/rps/requests`, total / seconds);
+      out.set(`${service}/error_pct/5xx`, total > 0 ? (errors / total) * 100 : NaN);
+      const h = windowHistogram(store, hist, http, t0, t);
+      if (histogramCount(h) > 0) {
+        out.set(`${service}/latency_ms/p50`, histogramQuantile(0.5, h) * 1000);
+        out.set(`${service}/latency_ms/p99`, histogramQuantile(0.99, h) * 1000);
+        out.set(`${service}/latency_ms/p999`, histogramQuantile(0.999, h) * 1000);
+      }
     }
-    const sockets = this.#gaugeSum('lab_outbound_pool_sockets', { service, state: 'active' }, t);
-    if (Number.isFinite(sockets)) {
-      out.set(`${service}/pools/http active`, sockets);
-      out.set(`${service}/pools/http queued`, this.#gaugeSum('lab_outbound_pool_queued_requests', { service }, t));
+    const dep = this.#metrics.dependency_histogram;
+    if (dep !== undefined) {
+      for (const name of new Set(store.select(`${dep}_count`, { service }).map((s) => s.labels.dependency))) {
+        const dh = windowHistogram(store, dep, { service, dependency: name }, t0, t);
+        if (histogramCount(dh) > 0) out.set(`${service}/dependency_p99_ms/${name}`, histogramQuantile(0.99, dh) * 1000);
+      }
     }
-    const deps = new Set(store.select('lab_dependency_call_duration_seconds_count', { service }).map((s) => s.labels.dependency));
-    for (const dep of deps) {
-      const dh = windowHistogram(store, 'lab_dependency_call_duration_seconds', { service, dependency: dep }, t0, t);
-      if (histogramCount(dh) > 0) out.set(`${service}/dependency_p99_ms/${dep}`, histogramQuantile(0.99, dh) * 1000);
-    }
-    for (const s of store.select('lab_replication_lag_seconds', { service })) {
-      const v = valueAt(s, t);
-      if (v !== undefined) out.set(`${service}/replication_lag_s/${s.labels.replica ?? 'replica'}`, v);
-    }
-    for (const s of store.select('lab_breaker_state', { service })) {
-      const v = valueAt(s, t);
-      if (v !== undefined) out.set(`${service}/breaker_state/${s.labels.dependency ?? 'breaker'}`, v);
+    for (const g of this.#metrics.gauges ?? []) {
+      if (g.by !== undefined) {
+        for (const s of store.select(g.series, { ...g.labels, service })) {
+          const v = valueAt(s, t);
+          if (v !== undefined) out.set(`${service}/${g.panel}/${s.labels[g.by] ?? g.name}`, v);
+        }
+        continue;
+      }
+      const v = this.#gaugeSum(g.series, { ...g.labels, service }, t);
+      if (!Number.isFinite(v)) continue;
+      out.set(`${service}/${g.panel}/${g.name}`, g.minus ? v - this.#gaugeSum(g.series, { ...g.minus, service }, t) : v);
     }
   }
 
@@ -188,6 +219,7 @@ export class Collector {
   #gaugeSum(name: string, match: LabelMatch, t: number): number {
     let total = NaN;
     for (const s of this.#store.select(name, match)) {
+      if (s.labels.route !== undefined && !this.#notOps(s.labels.route)) continue; // probes and scrapes are not users
       const p = s.points.at(-1);
       if (p === undefined || p[0] !== t) continue; // a series the last scrape did not report is stale
       total = (Number.isNaN(total) ? 0 : total) + p[1];
@@ -198,9 +230,10 @@ export class Collector {
   #endpointWindow(endpoint: string, t0: number, t: number): { rps: number; error_ratio: number; p99_ms: number } {
     const slo = this.#slos.find((s) => s.endpoint === endpoint)!;
     const match: LabelMatch = { service: this.#edge, route: slo.route, method: slo.method };
-    const total = sumIncrease(this.#store, 'lab_http_request_duration_seconds_count', match, t0, t);
-    const errors = sumIncrease(this.#store, 'lab_http_request_duration_seconds_count', { ...match, status: isServerError }, t0, t);
-    const h = windowHistogram(this.#store, 'lab_http_request_duration_seconds', match, t0, t);
+    const hist = this.#metrics.http_histogram ?? '';
+    const total = sumIncrease(this.#store, `${hist}_count`, match, t0, t);
+    const errors = sumIncrease(this.#store, `${hist}_count`, { ...match, status: isServerError }, t0, t);
+    const h = windowHistogram(this.#store, hist, match, t0, t);
     return {
       rps: total / ((t - t0) / 1000),
       error_ratio: total > 0 ? errors / total : NaN,

@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import type { Controller } from '../controller/controller.ts';
 import type { ProxyServer } from '../proxy/server.ts';
-import { Collector, type EndpointSlo } from './collector.ts';
+import { Collector, type DashboardMetrics, type EndpointSlo } from './collector.ts';
 import { createDashboard } from './server.ts';
 import { ExperimentBoard } from './experiments.ts';
 
@@ -56,8 +56,10 @@ export function attachDashboard(options: {
   edge: string;
   /** Its endpoints' SLOs (from the system file's entry). */
   slos: readonly EndpointSlo[];
+  /** The services' own metrics as the system file names them (server_metrics). */
+  metrics?: DashboardMetrics;
 }): AttachedDashboard {
-  const collector = new Collector({ targets: [...options.targets], edge: options.edge, slos: options.slos });
+  const collector = new Collector({ targets: [...options.targets], edge: options.edge, slos: options.slos, ...(options.metrics ? { metrics: options.metrics } : {}) });
   options.proxies.mount(createDashboard({ collector, controller: options.controller, board: options.board }));
   return {
     url: `${options.proxies.url}/ui/`,

@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { publicRecord } from '../controller/api.ts';
 import type { Controller } from '../controller/controller.ts';
 import { FAULT_TYPES } from '../faults/registry.ts';
+import { AGENT_HUB } from '../agent/hub.ts';
 import type { MountedHandler } from '../proxy/server.ts';
 import type { Collector } from './collector.ts';
 import type { ExperimentBoard } from './experiments.ts';
@@ -84,7 +85,7 @@ export function createDashboard(options: DashboardOptions): MountedHandler {
     if (path === '/ui/api/series') {
       const since = Number(url.searchParams.get('since') ?? '0');
       const data = options.collector.ring.since(Number.isFinite(since) ? since : 0);
-      return json(res, { interval_ms: options.collector.intervalMs, capacity: options.collector.ring.capacity, ...data });
+      return json(res, { interval_ms: options.collector.intervalMs, capacity: options.collector.ring.capacity, services: options.collector.services, panels: options.collector.panelTitles, ...data });
     }
     if (path === '/ui/api/faults') {
       return json(res, { now: Date.now() / 1000, faults: options.controller.list().map(publicRecord) });
@@ -98,6 +99,15 @@ export function createDashboard(options: DashboardOptions): MountedHandler {
         runs: options.board.runs().slice(0, 30),
         targets: options.controller.targets().map((t) => t.name),
         fault_types: [...FAULT_TYPES.keys()],
+        // What each runtime agent saw its service call (src/agent): one row per dependency.
+        agents: options.controller
+          .targets()
+          .filter((t) => t.agent !== undefined)
+          .map((t) => {
+            const view = AGENT_HUB.describe(t.agent!.service);
+            const deps = view?.discovery?.dependencies ?? [];
+            return { name: t.name, connected: view?.connected ?? false, dependencies: deps.map((d) => ({ id: d.id, protocol: d.protocol, calls: d.calls, errors: d.errors, p99_ms: d.latency.p99_ms, operations: d.operations.length })) };
+          }),
       });
     }
     const run = /^\/ui\/runs\/([^/]+)\/report\.html$/.exec(path);

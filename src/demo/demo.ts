@@ -19,8 +19,9 @@ import { stopLab } from '../supervisor/control.ts';
 import { startDetached } from '../supervisor/daemon.ts';
 import { isPortFree } from '../supervisor/health.ts';
 import { missingLabPrerequisites } from '../supervisor/launch.ts';
-import { labToken } from '../supervisor/token.ts';
-import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../supervisor/topology.ts';
+import { runTarget } from '../supervisor/run-target.ts';
+import { labSystem } from '../supervisor/topology.ts';
+import { systemPorts } from '../system/system.ts';
 import { deriveExperiment, loadPlan, plannedRuns, type DemoPlan } from './plan.ts';
 import { runFigures, writeDemoReport, type DemoRun, type DemoSummary } from './report.ts';
 
@@ -76,7 +77,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const status = await startDetached({ stateDir: opts.stateDir, basePort: base, mitigations: 'none', log: () => {} });
     log(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s`);
     if (rate === undefined && plan.rate.breakpoint && !opts.signal?.aborted) {
-      breakpoint = await rampBreakpoint(plan, opts.stateDir, base, seedBase + 1000, log, opts.signal);
+      breakpoint = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, log, opts.signal);
       const found = breakpoint.breakpoint_rps ?? (breakpoint.status === 'not_reached' ? plan.rate.breakpoint.max_rps : null);
       const raw = found === null ? plan.rate.min_rps : found * plan.rate.breakpoint.fraction;
       rate = clamp(Math.round(raw), plan.rate.min_rps, plan.rate.max_rps);
@@ -89,7 +90,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const dir = join(opts.outDir, 'runs', `${String(i + 1).padStart(2, '0')}-${run.key}-${run.variant.name}`);
       const w = exp.windows;
       log(`run ${i + 1}/${runs.length}: ${exp.title} (${w.warmup_s + w.baseline_s + w.fault_s + w.recovery_s} s at ${rate} req/s)`);
-      let { verdict, record } = await runExperiment(exp, { stateDir: opts.stateDir, outDir: dir, signal: opts.signal, onProgress: phaseLogger(log) });
+      let { verdict, record } = await runExperiment(exp, runTarget(opts.stateDir), { outDir: dir, signal: opts.signal, onProgress: phaseLogger(log) });
       let ranDir = dir;
       let retried: DemoRun['retried'];
       if (plan.retry_invalid && verdict.result === 'invalid' && !opts.signal?.aborted) {
@@ -99,7 +100,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         retried = { result: verdict.result, reasons: verdict.reasons, dir };
         const again = deriveExperiment(plan, run, rate, seedBase + 500 + i, join(opts.outDir, 'experiments', 'retry'));
         ranDir = `${dir}-retry`;
-        ({ verdict, record } = await runExperiment(again, { stateDir: opts.stateDir, outDir: ranDir, signal: opts.signal, onProgress: phaseLogger(log) }));
+        ({ verdict, record } = await runExperiment(again, runTarget(opts.stateDir), { outDir: ranDir, signal: opts.signal, onProgress: phaseLogger(log) }));
       }
       const figures = runFigures(ranDir, record);
       done.push({ key: run.key, variant: run.variant.name, must_hold: run.variant.must_hold, title: exp.title, dir: ranDir, experiment_file: exp.source, verdict, figures, ...(retried ? { retried } : {}) });
@@ -144,41 +145,35 @@ async function ensureSetup(log: (line: string) => void): Promise<void> {
 
 /** A base port whose whole range (services, proxies, controller) is free. */
 async function freeBasePort(): Promise<number> {
-  const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
-  for (let base = 27_000; base <= 40_000; base += 1_000) {
+  const offsets = systemPorts(labSystem(0));
+  // Below 32768: the kernel's ephemeral ports (any outgoing connection's local port) would race for the range.
+  for (let base = 27_000; base <= 31_000; base += 1_000) {
     if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;
   }
-  throw new FaultlineError('LISTEN_FAILED', 'no free lab port range between 27000 and 40000', { hint: 'pass --base-port' });
+  throw new FaultlineError('LISTEN_FAILED', 'no free lab port range between 27000 and 31000', { hint: 'pass --base-port' });
 }
 
 /** The short ramp: a staircase against the api until the SLO breaks (each step judged on its own numbers). */
-async function rampBreakpoint(plan: DemoPlan, stateDir: string, base: number, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<BreakpointResult> {
+async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<BreakpointResult> {
   const bp = plan.rate.breakpoint!;
-  const api = LAB_SERVICES.find((r) => r.name === 'api')!;
+  const target = runTarget(stateDir);
   log(`breakpoint ramp: ${bp.start_rps} req/s +${bp.step_rps} every ${bp.step_s} s up to ${bp.max_rps}, SLO ${bp.slo}`);
-  // The mix reads the bearer token from the environment while it is compiled.
-  const prev = process.env.FAULTLINE_LAB_TOKEN;
-  process.env.FAULTLINE_LAB_TOKEN = labToken(stateDir, 3600, 'faultline-demo');
-  try {
-    return await findBreakpoint({
-      target: `http://127.0.0.1:${base + api.proxy!}`,
-      mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'),
-      seed,
-      timeout_ms: 1000,
-      max_lag_ms: 50,
-      connections: 64,
-      start_rps: bp.start_rps,
-      step_rps: bp.step_rps,
-      step_duration_ms: bp.step_s * 1000,
-      max_rps: bp.max_rps,
-      slo: bp.slo,
-      signal,
-      onStep: (s) => log(`  ${s.rate_rps} req/s: p99 ${(s.latency_ms.p99 ?? NaN).toFixed(0)} ms, errors ${(s.error_rate * 100).toFixed(2)} % → ${s.held ? 'held' : 'broke'}`),
-    });
-  } finally {
-    if (prev === undefined) delete process.env.FAULTLINE_LAB_TOKEN;
-    else process.env.FAULTLINE_LAB_TOKEN = prev;
-  }
+  return findBreakpoint({
+    target: target.view.entryUrl!,
+    mixEnv: target.mixEnv,
+    mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'),
+    seed,
+    timeout_ms: 1000,
+    max_lag_ms: 50,
+    connections: 64,
+    start_rps: bp.start_rps,
+    step_rps: bp.step_rps,
+    step_duration_ms: bp.step_s * 1000,
+    max_rps: bp.max_rps,
+    slo: bp.slo,
+    signal,
+    onStep: (s) => log(`  ${s.rate_rps} req/s: p99 ${(s.latency_ms.p99 ?? NaN).toFixed(0)} ms, errors ${(s.error_rate * 100).toFixed(2)} % → ${s.held ? 'held' : 'broke'}`),
+  });
 }
 
 /** A line when the phase changes and every 10 s within it: enough to follow, not a flood in a log file. */
@@ -197,7 +192,7 @@ function phaseLogger(log: (l: string) => void): (p: Progress) => void {
 
 function oneLine(v: Verdict): string {
   const n = (x: number | null, d = 0): string => (x === null ? '—' : x.toFixed(d));
-  return `write p99 ${n(v.baseline_p99)} → ${n(v.fault_p99)} ms, write errors ${n(v.fault_err_rate === null ? null : v.fault_err_rate * 100, 2)} %, reads ${n(v.read_availability === null ? null : v.read_availability * 100, 2)} %, MTTR ${n(v.mttr_s, 1)} s`;
+  return `write p99 ${n(v.baseline_p99)} → ${n(v.fault_p99)} ms, write errors ${n(v.fault_err_rate === null ? null : v.fault_err_rate * 100, 2)} %, reads ${n(v.fault_availability === null ? null : v.fault_availability * 100, 2)} %, MTTR ${n(v.mttr_s, 1)} s`;
 }
 
 const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));

@@ -69,11 +69,12 @@ export function runFigures(dir: string, record: RunRecord): ClientFigures {
   const m = record.marks;
   const t0 = m.first_inject ?? m.fault_start;
   const t1 = m.last_revert ?? m.fault_end;
-  const write = { endpoint: record.experiment.integrity.write_endpoint };
+  // The write path is the endpoint the system's writes checks name; the read path, the experiment's availability SLI.
+  const write = { endpoint: record.experiment.integrity.write_endpoint ?? '' };
   const offeredWrites = sumIncrease(store, 'faultline_load_offered_total', write, t0, t1);
   const errors = sumIncrease(store, 'faultline_load_errors_total', write, t0, t1) + sumIncrease(store, 'faultline_load_dropped_total', write, t0, t1);
   const pending = sumIncrease(store, 'faultline_load_responses_total', { ...write, code: '202' }, t0, t1);
-  const read = { endpoint: 'get_order' };
+  const read = { endpoint: record.experiment.hypothesis.sli.find((s) => s.metric === 'availability')?.endpoint ?? '' };
   const offeredReads = sumIncrease(store, 'faultline_load_offered_total', read, t0, t1);
   const readErrors = sumIncrease(store, 'faultline_load_errors_total', read, t0, t1) + sumIncrease(store, 'faultline_load_dropped_total', read, t0, t1);
   let worst: number | null = null;
@@ -115,20 +116,26 @@ function cells(r: DemoRun, from: string): { cells: string[]; link: string } {
       v.result.toUpperCase(),
       u ? `${ms(u.baseline_p99)} → ${ms(u.fault_p99)}` : '—',
       sv ? `${ms(sv.baseline_p99)} → ${ms(sv.fault_p99)}` : '—',
-      u ? `${pc(u.fault_err_rate)} (n ${u.n.fault_writes})` : pc(f.write_error_rate),
+      u ? `${pc(u.fault_err_rate)} (n ${u.n.fault})` : pc(f.write_error_rate),
       pc(sv?.fault_err_rate ?? null),
       pc(f.write_pending_rate, 1),
-      u ? `${pc(u.read_availability, 3)} (${pc(readWorst(v), 2)})` : '—',
-      pc(sv?.read_availability ?? null, 3),
+      u ? `${pc(u.fault_availability, 3)} (${pc(readWorst(v), 2)})` : '—',
+      pc(sv?.fault_availability ?? null, 3),
       `${v.mttr_s === null ? '—' : `${v.mttr_s.toFixed(2)} s`}${v.timing ? ` (${v.timing.source})` : ''}`,
       `${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total}`,
       `${f.offered} → ${f.completed}`,
-      `${v.load.offered_writes} → ${v.load.effective_payments_calls} (${times(v.load.amplification)})`,
+      amplification(v),
     ],
   };
 }
 
-const HEAD = ['experiment', 'mitigations', 'verdict', 'write p99, users (baseline → fault)', 'write p99, server (baseline → fault)', 'write errors, users (incl. timeouts)', 'write 5xx, server', 'writes accepted pending (202)', 'read availability, users (worst rolling)', 'read availability, server', 'MTTR (source)', 'blast radius (endpoints)', 'requests offered → completed', 'writes → payments calls'];
+const HEAD = ['experiment', 'mitigations', 'verdict', 'write p99, users (baseline → fault)', 'write p99, server (baseline → fault)', 'write errors, users (incl. timeouts)', 'write 5xx, server', 'writes accepted pending (202)', 'read availability, users (worst rolling)', 'read availability, server', 'MTTR (source)', 'blast radius (endpoints)', 'requests offered → completed', 'offered → effective (counter per endpoint)'];
+
+/** Offered requests → the counter that declares per_endpoint (e.g. calls reaching a dependency), and the ratio. */
+function amplification(v: Verdict): string {
+  const c = v.load.counters?.find((x) => x.per_endpoint !== undefined);
+  return c?.offered ? `${c.offered.fault} → ${c.fault} (${times(c.ratio)})` : '—';
+}
 
 /** Before → after of each experiment that ran in both variants. */
 function deltas(s: DemoSummary): { key: string; rows: [string, string, string][] }[] {
@@ -145,13 +152,13 @@ function deltas(s: DemoSummary): { key: string; rows: [string, string, string][]
         ['worst per-second write p99 (users)', ms(b.figures.write_p99_worst_ms), ms(a.figures.write_p99_worst_ms)],
         ['write 5xx rate under fault (server)', pc(b.verdict.fault_err_rate), pc(a.verdict.fault_err_rate)],
         ['write error rate under fault (users, incl. timeouts)', pc(b.figures.write_error_rate), pc(a.figures.write_error_rate)],
-        ['read availability under fault (whole window)', pc(b.verdict.read_availability, 3), pc(a.verdict.read_availability, 3)],
+        ['read availability under fault (whole window)', pc(b.verdict.fault_availability, 3), pc(a.verdict.fault_availability, 3)],
         ['read availability, worst 5 s under fault', pc(readWorst(b.verdict), 2), pc(readWorst(a.verdict), 2)],
         ['read error rate under fault (users, incl. timeouts)', pc(b.figures.read_error_rate ?? null), pc(a.figures.read_error_rate ?? null)],
         ['MTTR', sec(b.verdict.mttr_s), sec(a.verdict.mttr_s)],
         ['blast radius', `${b.verdict.blast_radius.endpoints_breached}/${b.verdict.blast_radius.endpoints_total} endpoints`, `${a.verdict.blast_radius.endpoints_breached}/${a.verdict.blast_radius.endpoints_total} endpoints`],
         ['offered → completed requests (fault window)', `${b.figures.offered} → ${b.figures.completed}`, `${a.figures.offered} → ${a.figures.completed}`],
-        ['offered writes → payments calls', `${b.verdict.load.offered_writes} → ${b.verdict.load.effective_payments_calls} (${times(b.verdict.load.amplification)})`, `${a.verdict.load.offered_writes} → ${a.verdict.load.effective_payments_calls} (${times(a.verdict.load.amplification)})`],
+        [`offered → effective (${b.verdict.load.amplification_of ?? 'no counter per endpoint'})`, amplification(b.verdict), amplification(a.verdict)],
       ],
     }];
   });

@@ -32,6 +32,11 @@ export interface Target {
   clockFile?: string;
   /** Names this system's kernel objects (nftables table, cgroups) apart from any other's (see core/scope.ts). */
   scope?: string;
+  /**
+   * A faultline runtime agent runs inside its process (src/agent) under this service name: agent faults travel to
+   * it over the channel it opened to the controller (AGENT_HUB). Declared (`agent: true`) or registered at run time.
+   */
+  agent?: { service: string };
 }
 
 export interface ApplyContext {

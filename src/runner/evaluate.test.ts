@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { SeriesStore } from '../metrics/store.ts';
 import { computeVerdict, mttrSeconds, timeToDetect, type Marks } from './evaluate.ts';
 import { parseExperiment, type Experiment } from './schema.ts';
+import { resolvedForTests } from './testing.ts';
 
 const LES = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, Infinity];
 const S = 1000;
@@ -41,7 +42,7 @@ function syntheticStore(seconds: number, shape: (sec: number) => { post_s: numbe
 }
 
 function experiment(over: { steady?: number; slo?: number; consecutive?: number } = {}): Experiment {
-  return parseExperiment(
+  return resolvedForTests(parseExperiment(
     {
       title: 't',
       hypothesis: {
@@ -59,7 +60,7 @@ function experiment(over: { steady?: number; slo?: number; consecutive?: number 
       integrity: { enabled: false },
     },
     '/tmp/x.yaml',
-  );
+  ));
 }
 
 // Fault from 10 s to 20 s (reverted at 20 s); the system needs `delay` more seconds to heal.
@@ -96,8 +97,10 @@ test('a lenient and a strict hypothesis give different verdicts on the SAME seri
     assert.ok(v.baseline_p99! <= 50 && v.fault_p99! > 250, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
     assert.ok(Math.abs(v.mttr_s! - 3) <= 1);
     assert.equal(v.time_to_detect_s, 1);
-    assert.equal(v.read_availability, 1);
-    assert.equal(v.fault_err_rate, 0);
+    assert.equal(v.fault_availability, 1);
+    // No error-rate SLI is declared: the headline has no error figure rather than one made up from a default route.
+    assert.equal(v.fault_err_rate, null);
+    assert.deepEqual(v.figures.server.from, { latency: 'write_p99_ms', error_rate: null, availability: 'read_avail' });
   }
 });
 

@@ -22,7 +22,6 @@ import {
   DETECT_STEP_MS,
   DETECT_WINDOW_MS,
   estimate,
-  HTTP_HISTOGRAM,
   neededForBreach,
   recoveryCurve,
   serverCurve,
@@ -37,12 +36,10 @@ import {
   type Sources,
 } from './evidence.ts';
 import { DEFAULT_SELF_WATCH } from '../load/engine.ts';
+import type { OpenRequest } from '../load/samples.ts';
 import { sliDirection, type Experiment, type SliSpec } from './schema.ts';
 
-export { breaches, HTTP_HISTOGRAM, sliValue, type Sources };
-export const DEP_HISTOGRAM = 'lab_dependency_call_duration_seconds';
-/** Routes that are plumbing (scrapes, health, control), not user traffic: never part of the blast radius. */
-const OPS_ROUTES = new Set(['/metrics', '/readyz', '/healthz', '/livez', '/control', '/stats', '/__lab/mitigations', 'unmatched']);
+export { breaches, sliValue, type Sources };
 
 /**
  * `inconclusive`: nothing was shown to break, but the data cannot show that the hypothesis held either (too few
@@ -111,27 +108,40 @@ export interface BlastEntry {
   excess: number;
 }
 
+/** The system's integrity checks after the run (its system file's `integrity:`) and the experiment's counter gates. */
 export interface Integrity {
   checked: boolean;
   ok: boolean;
-  acknowledged_orders: number | null;
-  found_on_primary: number | null;
-  duplicate_orders: number | null;
-  duplicate_charges: number | null;
-  replica_caught_up: boolean | null;
-  replica_lag_bytes: number | null;
+  /** One entry per check or gate: what was expected and what was found. */
+  checks: { name: string; ok: boolean; expected: string; found: string }[];
   notes: string[];
 }
 
-/** The seed's headline numbers from one source. */
+/**
+ * The seed's headline numbers from one source, each from the experiment's first declared SLI of that metric
+ * (`from` names it; null when the experiment declares none).
+ */
 export interface Headline {
   baseline_p99: number | null;
   fault_p99: number | null;
   baseline_err_rate: number | null;
   fault_err_rate: number | null;
-  read_availability: number | null;
-  /** Requests each figure rests on (write path baseline / fault, read path fault). */
-  n: { baseline_writes: number; fault_writes: number; fault_reads: number };
+  fault_availability: number | null;
+  from: { latency: string | null; error_rate: string | null; availability: string | null };
+  /** Requests each figure rests on (error-rate SLI in baseline / under fault, availability SLI under fault). */
+  n: { baseline: number; fault: number; fault_availability: number };
+}
+
+/** A counter of the system file over the baseline and under the fault; with per_endpoint, per offered request. */
+export interface CounterFigure {
+  name: string;
+  baseline: number;
+  fault: number;
+  per_endpoint?: string;
+  /** Increase per offered request of per_endpoint (effective/offered: retry amplification). */
+  ratio: number | null;
+  baseline_ratio: number | null;
+  offered: { baseline: number; fault: number } | null;
 }
 
 export interface Verdict {
@@ -139,13 +149,13 @@ export interface Verdict {
   experiment: string;
   result: Result;
   reasons: string[];
-  /** Source of the seed's headline fields below (baseline_p99 … read_availability). */
+  /** Source of the seed's headline fields below (baseline_p99 … fault_availability). */
   figures_source: Source;
   baseline_p99: number | null;
   fault_p99: number | null;
   baseline_err_rate: number | null;
   fault_err_rate: number | null;
-  read_availability: number | null;
+  fault_availability: number | null;
   /** The same headline from each source, side by side (users null when no per-request records were kept). */
   figures: { users: Headline | null; server: Headline };
   blast_radius_endpoints: string[];
@@ -163,10 +173,13 @@ export interface Verdict {
   /** Where MTTR and time to detect came from and how exact they are. */
   timing: { source: Source; mttr_precision: string; detect_precision: string };
   load: {
-    offered_writes: number;
-    effective_payments_calls: number;
+    /** Requests offered per mix endpoint under the fault window. */
+    offered: Record<string, number>;
+    counters: CounterFigure[];
+    /** The first counter with a per_endpoint: its ratio under the fault and in the baseline. */
     amplification: number | null;
     baseline_amplification: number | null;
+    amplification_of: string | null;
   };
   integrity: Integrity;
   slis: SliSummary[];
@@ -268,17 +281,22 @@ export function timeToDetect(store: SeriesStore, exp: Experiment, from: number, 
 }
 
 /** Every endpoint with traffic in (t0, t1]: the HTTP routes each service answered and each dependency it called. */
-function endpointsSeen(store: SeriesStore, t0: number, t1: number): { service: string; endpoint: string; kind: 'http' | 'dep'; match: LabelMatch }[] {
+function endpointsSeen(store: SeriesStore, exp: Experiment, t0: number, t1: number): { service: string; endpoint: string; kind: 'http' | 'dep'; match: LabelMatch }[] {
   const seen = new Map<string, { service: string; endpoint: string; kind: 'http' | 'dep'; match: LabelMatch }>();
+  const sm = exp.resolved?.server_metrics;
+  if (!sm) return [];
+  const HTTP_HISTOGRAM = sm.http_histogram;
+  const DEP_HISTOGRAM = sm.dependency_histogram ?? '';
+  const ops = new Set(sm.ops_routes);
   for (const s of store.select(`${HTTP_HISTOGRAM}_count`)) {
     const { service, route, method } = s.labels;
-    if (!service || !route || OPS_ROUTES.has(route) || method === 'other') continue;
+    if (!service || !route || ops.has(route) || method === 'other') continue;
     const key = `${service} ${method} ${route}`;
     if (!seen.has(key) && sumIncrease(store, `${HTTP_HISTOGRAM}_count`, { service, route, method }, t0, t1) > 0) {
       seen.set(key, { service, endpoint: `${method} ${route}`, kind: 'http', match: { service, route, method } });
     }
   }
-  for (const s of store.select(`${DEP_HISTOGRAM}_count`)) {
+  for (const s of DEP_HISTOGRAM === '' ? [] : store.select(`${DEP_HISTOGRAM}_count`)) {
     const { service, dependency, operation } = s.labels;
     if (!service || !dependency) continue;
     const key = `${service} → ${dependency} ${operation}`;
@@ -301,9 +319,10 @@ export function blastRadius(store: SeriesStore, exp: Experiment, marks: Marks, s
   const b = exp.blast_radius;
   const entries: BlastEntry[] = [];
   const breachedKeys = new Set<string>();
-  const all = endpointsSeen(store, f0, f1);
+  const all = endpointsSeen(store, exp, f0, f1);
+  const sm = exp.resolved?.server_metrics;
   for (const e of all) {
-    const hist = e.kind === 'http' ? HTTP_HISTOGRAM : DEP_HISTOGRAM;
+    const hist = e.kind === 'http' ? sm!.http_histogram : sm!.dependency_histogram!;
     const errMatch: LabelMatch = e.kind === 'http' ? { ...e.match, status: isServerError } : { ...e.match, outcome: isDepError };
     const p = (t0: number, t1: number): number => histogramQuantile(b.quantile, windowHistogram(store, hist, e.match, t0, t1)) * 1000;
     const er = (t0: number, t1: number): number => ratio(store, `${hist}_count`, errMatch, `${hist}_count`, e.match, t0, t1);
@@ -369,11 +388,30 @@ export function blastRadius(store: SeriesStore, exp: Experiment, marks: Marks, s
   };
 }
 
-/** Offered writes (client) vs calls that reached payments (server), over (t0, t1]: retry amplification. */
-export function loadRatio(store: SeriesStore, exp: Experiment, t0: number, t1: number): { offered: number; effective: number; ratio: number | null } {
-  const offered = sumIncrease(store, 'faultline_load_offered_total', { endpoint: exp.integrity.write_endpoint }, t0, t1);
-  const effective = sumIncrease(store, `${HTTP_HISTOGRAM}_count`, { service: 'payments', route: '/charge' }, t0, t1);
-  return { offered, effective, ratio: offered > 0 ? effective / offered : null };
+/** Requests the load generator offered to `endpoint` over (t0, t1]. */
+function offeredTo(store: SeriesStore, endpoint: string, t0: number, t1: number): number {
+  return sumIncrease(store, 'faultline_load_offered_total', { endpoint }, t0, t1);
+}
+
+/**
+ * Each counter the system file declares, over the baseline and the fault window; a counter with per_endpoint is
+ * also divided by the requests offered to that endpoint (effective/offered: how much the system multiplied them).
+ */
+export function counterFigures(store: SeriesStore, exp: Experiment, baseline: [number, number], fault: [number, number]): CounterFigure[] {
+  return (exp.resolved?.counters ?? []).map((c) => {
+    const inc = (w: [number, number]): number => sumIncrease(store, c.metric, c.labels, w[0], w[1]);
+    const out: CounterFigure = { name: c.name, baseline: inc(baseline), fault: inc(fault), ratio: null, baseline_ratio: null, offered: null };
+    if (c.per_endpoint !== undefined) {
+      const offered = { baseline: offeredTo(store, c.per_endpoint, ...baseline), fault: offeredTo(store, c.per_endpoint, ...fault) };
+      Object.assign(out, {
+        per_endpoint: c.per_endpoint,
+        offered,
+        ratio: offered.fault > 0 ? out.fault / offered.fault : null,
+        baseline_ratio: offered.baseline > 0 ? out.baseline / offered.baseline : null,
+      });
+    }
+    return out;
+  });
 }
 
 export interface VerdictInput {
@@ -393,12 +431,7 @@ export function integrityNotChecked(note: string): Integrity {
   return {
     checked: false,
     ok: true,
-    acknowledged_orders: null,
-    found_on_primary: null,
-    duplicate_orders: null,
-    duplicate_charges: null,
-    replica_caught_up: null,
-    replica_lag_bytes: null,
+    checks: [],
     notes: [note],
   };
 }
@@ -463,24 +496,22 @@ function figuresOf(src: Sources, exp: Experiment, sli: SliSpec, source: Source, 
   };
 }
 
-/** The seed's headline numbers from one source (null values where that source cannot say). */
+/** The seed's headline numbers from one source, from the experiment's own SLIs (null where it declares none). */
 function headline(src: Sources, exp: Experiment, source: Source, win: PhaseWindows, injected: boolean): Headline {
-  const pick = (metric: SliSpec['metric']): SliSpec | undefined => exp.hypothesis.sli.find((s) => s.metric === metric && readable(src, s, source));
-  const write = exp.integrity.write_endpoint;
-  const others = src.requests?.endpoints.filter((e) => e !== write) ?? [];
-  const base = { quantile: 0.99, service: 'api', source, critical: false, steady_state: 0, name: 'headline' } as const;
-  const lat = pick('latency_ms') ?? { ...base, metric: 'latency_ms' as const, endpoint: write, route: '/orders', method: 'POST' };
-  const err = pick('error_rate') ?? { ...base, metric: 'error_rate' as const, endpoint: write, route: '/orders', method: 'POST' };
-  const read = pick('availability') ?? { ...base, metric: 'availability' as const, endpoint: others[0], route: '/orders/:id', method: 'GET' };
-  const v = (s: SliSpec, w: [number, number]): number | null => num(sliValue(src, s, w[0], w[1], undefined, source));
-  const n = (s: SliSpec, w: [number, number]): number => estimate(src, s, w[0], w[1], 0, source).n;
+  const pick = (metric: SliSpec['metric']): SliSpec | undefined =>
+    exp.hypothesis.sli.find((s) => s.metric === metric && s.critical && readable(src, s, source)) ?? exp.hypothesis.sli.find((s) => s.metric === metric && readable(src, s, source));
+  const [lat, err, avail] = [pick('latency_ms'), pick('error_rate'), pick('availability')];
+  const v = (s: SliSpec | undefined, w: [number, number]): number | null => (s ? num(sliValue(src, s, w[0], w[1], undefined, source)) : null);
+  const n = (s: SliSpec | undefined, w: [number, number]): number => (s ? estimate(src, s, w[0], w[1], 0, source).n : 0);
+  const counted = err ?? lat;
   return {
-    baseline_p99: v(lat as SliSpec, win.baseline),
-    fault_p99: injected ? v(lat as SliSpec, win.fault) : null,
-    baseline_err_rate: v(err as SliSpec, win.baseline),
-    fault_err_rate: injected ? v(err as SliSpec, win.fault) : null,
-    read_availability: injected ? v(read as SliSpec, win.fault) : null,
-    n: { baseline_writes: n(err as SliSpec, win.baseline), fault_writes: injected ? n(err as SliSpec, win.fault) : 0, fault_reads: injected ? n(read as SliSpec, win.fault) : 0 },
+    baseline_p99: v(lat, win.baseline),
+    fault_p99: injected ? v(lat, win.fault) : null,
+    baseline_err_rate: v(err, win.baseline),
+    fault_err_rate: injected ? v(err, win.fault) : null,
+    fault_availability: injected ? v(avail, win.fault) : null,
+    from: { latency: lat?.name ?? null, error_rate: err?.name ?? null, availability: avail?.name ?? null },
+    n: { baseline: n(counted, win.baseline), fault: injected ? n(counted, win.fault) : 0, fault_availability: injected ? n(avail, win.fault) : 0 },
   };
 }
 
@@ -681,7 +712,10 @@ export function computeVerdict(input: VerdictInput): Verdict {
       const spec = exp.hypothesis.sli.find((x) => x.name === s.name)!;
       if (spec.critical && s.breached_under_fault) failures.push(`cascade: critical SLI ${shown(s)}`);
     }
-    if (integrity.checked && !integrity.ok) failures.push(`data integrity: ${integrity.notes.join('; ')}`);
+    if (integrity.checked && !integrity.ok) {
+      const broken = integrity.checks.filter((c) => !c.ok).map((c) => `${c.name}: expected ${c.expected}, found ${c.found}`);
+      failures.push(`data integrity: ${[...broken, ...integrity.notes].join('; ')}`);
+    }
     const degraded = slis.filter((s) => s.breached_under_fault);
     const unsure = slis.filter((s) => s.status === 'inconclusive' || s.status === 'unknown');
     if (failures.length > 0) {
@@ -706,8 +740,9 @@ export function computeVerdict(input: VerdictInput): Verdict {
   const server = headline(src, exp, 'server', serverWin, injected);
   const main = figuresSource === 'users' && users ? users : server;
   const blast = blastRadius(store, exp, marks, slis, serverWin.fault[0], input.requests);
-  const lr = loadRatio(store, exp, serverWin.fault[0], f1);
-  const lb = loadRatio(store, exp, marks.baseline_start, marks.fault_start);
+  const counters = counterFigures(store, exp, [marks.baseline_start, marks.fault_start], [serverWin.fault[0], f1]);
+  const amp = counters.find((c) => c.per_endpoint !== undefined);
+  const offered = Object.fromEntries((input.requests?.endpoints ?? []).map((e) => [e, offeredTo(store, e, serverWin.fault[0], f1)]));
   return {
     hypothesis: exp.hypothesis.name,
     experiment: exp.title,
@@ -718,14 +753,14 @@ export function computeVerdict(input: VerdictInput): Verdict {
     fault_p99: main.fault_p99,
     baseline_err_rate: main.baseline_err_rate,
     fault_err_rate: main.fault_err_rate,
-    read_availability: main.read_availability,
+    fault_availability: main.fault_availability,
     figures: { users, server },
     blast_radius_endpoints: [...new Set(blast.endpoints.map((e) => `${e.service} ${e.endpoint}`))],
     blast_radius: blast,
     mttr_s: mttr,
     time_to_detect_s: detect,
     timing,
-    load: { offered_writes: lr.offered, effective_payments_calls: lr.effective, amplification: lr.ratio, baseline_amplification: lb.ratio },
+    load: { offered, counters, amplification: amp?.ratio ?? null, baseline_amplification: amp?.baseline_ratio ?? null, amplification_of: amp ? `${amp.name} per ${amp.per_endpoint}` : null },
     integrity,
     slis,
     samples,
@@ -737,6 +772,35 @@ export function computeVerdict(input: VerdictInput): Verdict {
       recovery_s: (marks.recovery_end - recStart) / 1000,
       scrape_interval_ms: exp.scrape_interval_ms,
     },
+  };
+}
+
+/**
+ * The experiment's stop conditions as a judge the run feeds once per fault-phase tick: each condition's SLI over
+ * the rolling window since the first inject — users' SLIs at every tick (with what is in flight), server SLIs on
+ * each new scrape — must trip `for_s` evaluations running. Answers the trip, or undefined.
+ * @example const judge = stopJudge(exp, src); const stop = judge(firstInject, Date.now(), lastScrape, open);
+ */
+export function stopJudge(exp: Experiment, src: Sources): (firstInject: number, now: number, scrapeTick: number | undefined, open?: readonly OpenRequest[]) => { condition: string; at: number } | undefined {
+  const counters = new Map<number, { n: number; lastTick: number }>();
+  return (firstInject, now, scrapeTick, open) => {
+    let stop: { condition: string; at: number } | undefined;
+    exp.hypothesis.stop_condition.forEach((c, i) => {
+      const state = counters.get(i) ?? { n: 0, lastTick: 0 };
+      const sli = exp.hypothesis.sli.find((s) => s.name === c.sli)!;
+      const tick = sli.source === 'users' ? now : scrapeTick;
+      if (tick === undefined || tick <= firstInject || state.lastTick === tick) return;
+      state.lastTick = tick;
+      const v = sliValue(src, sli, Math.max(firstInject, tick - exp.hypothesis.window_s * 1000), tick, sli.source === 'users' ? open : undefined);
+      const tripped = Number.isFinite(v) && (c.above !== undefined ? v > c.above : v < c.below!);
+      state.n = tripped ? state.n + 1 : 0;
+      counters.set(i, state);
+      if (state.n >= c.for_s && !stop) {
+        const shown = sli.metric === 'latency_ms' ? `${v.toFixed(1)} ms` : v.toFixed(4);
+        stop = { condition: `${c.sli} ${c.above !== undefined ? `> ${c.above}` : `< ${c.below}`} for ${c.for_s} s (was ${shown})`, at: tick };
+      }
+    });
+    return stop;
   };
 }
 

@@ -12,6 +12,7 @@ import { SeriesStore } from '../metrics/store.ts';
 import { computeVerdict, type Marks } from './evaluate.ts';
 import { usersDetect, usersMttr } from './evidence.ts';
 import { parseExperiment, type Experiment } from './schema.ts';
+import { resolvedForTests } from './testing.ts';
 
 const S = 1000;
 const MIX = new URL('../../experiments/mixes/lab-default.yaml', import.meta.url).pathname;
@@ -33,7 +34,7 @@ function synth(shape: Shape, { rate = 40, until = 40 * S, timeout = 1000 } = {})
 }
 
 function experiment(over: { consecutive?: number; rate?: number } = {}): Experiment {
-  return parseExperiment(
+  return resolvedForTests(parseExperiment(
     {
       title: 'users',
       hypothesis: {
@@ -52,7 +53,7 @@ function experiment(over: { consecutive?: number; rate?: number } = {}): Experim
       integrity: { enabled: false },
     },
     '/tmp/users.yaml',
-  );
+  ));
 }
 
 const marks: Marks = { start: 0, baseline_start: 0, fault_start: 10 * S, first_inject: 10 * S, last_revert: 20 * S, fault_end: 20 * S, recovery_end: 40 * S };
@@ -89,7 +90,7 @@ test('a frozen edge: nothing answered is a breach; the verdict fails with users\
   assert.equal(v.result, 'failed', v.reasons.join('; '));
   assert.equal(v.figures_source, 'users');
   assert.ok(v.fault_err_rate! > 0.95, `fault error rate ${v.fault_err_rate}`);
-  assert.ok(v.read_availability! < 0.05, `read availability ${v.read_availability}`);
+  assert.ok(v.fault_availability! < 0.05, `read availability ${v.fault_availability}`);
   const reads = v.slis.find((s) => s.name === 'read_avail')!;
   assert.equal(reads.status, 'breached');
   assert.equal(reads.source, 'users');

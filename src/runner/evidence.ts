@@ -16,8 +16,6 @@ import type { LabelMatch, SeriesStore } from '../metrics/store.ts';
 import type { OpenRequest } from '../load/samples.ts';
 import { sliDirection, type SliSpec } from './schema.ts';
 
-export const HTTP_HISTOGRAM = 'lab_http_request_duration_seconds';
-
 export type Source = 'users' | 'server';
 
 /** Where the numbers come from: the store always, the users' records when the run kept them. */
@@ -78,13 +76,14 @@ export function scrapeFailed(store: SeriesStore, service: string, t0: number, t1
  * The server's SLI over (t0, t1] from the service's request histogram: NaN when no request finished, when the SLI
  * names no route, or when a scrape of the service failed in the window (unknown, never good).
  */
-export function serverValue(store: SeriesStore, sli: Pick<SliSpec, 'metric' | 'quantile' | 'service' | 'route' | 'method'>, t0: number, t1: number): number {
-  if (sli.route === undefined || scrapeFailed(store, sli.service, t0, t1)) return NaN;
+export function serverValue(store: SeriesStore, sli: Pick<SliSpec, 'metric' | 'quantile' | 'service' | 'route' | 'method' | 'histogram'>, t0: number, t1: number): number {
+  if (sli.route === undefined || sli.histogram === undefined || scrapeFailed(store, sli.service, t0, t1)) return NaN;
+  const hist = sli.histogram;
   const match = httpMatch(sli);
-  if (sli.metric === 'latency_ms') return histogramQuantile(sli.quantile, windowHistogram(store, HTTP_HISTOGRAM, match, t0, t1)) * 1000;
-  const all = sumIncrease(store, `${HTTP_HISTOGRAM}_count`, match, t0, t1);
+  if (sli.metric === 'latency_ms') return histogramQuantile(sli.quantile, windowHistogram(store, hist, match, t0, t1)) * 1000;
+  const all = sumIncrease(store, `${hist}_count`, match, t0, t1);
   if (all <= 0) return NaN;
-  const err = sumIncrease(store, `${HTTP_HISTOGRAM}_count`, { ...match, status: isServerError }, t0, t1) / all;
+  const err = sumIncrease(store, `${hist}_count`, { ...match, status: isServerError }, t0, t1) / all;
   return sli.metric === 'error_rate' ? err : 1 - err;
 }
 
@@ -150,17 +149,18 @@ export function estimate(src: Sources, sli: SliSpec, t0: number, t1: number, thr
   }
   const value = num(serverValue(src.store, sli, t0, t1));
   const match = httpMatch(sli);
-  const n = sli.route === undefined ? 0 : sumIncrease(src.store, `${HTTP_HISTOGRAM}_count`, match, t0, t1);
+  const hist = sli.histogram ?? '';
+  const n = sli.route === undefined || sli.histogram === undefined ? 0 : sumIncrease(src.store, `${hist}_count`, match, t0, t1);
   const out: Estimate = { value, n, ci: null, enough: value !== null && n >= minN, needed: null };
   if (value === null) {
-    out.unknown = sli.route === undefined ? 'no route given for the server' : scrapeFailed(src.store, sli.service, t0, t1) ? `a scrape of ${sli.service} failed in the window` : 'the server counted no request';
+    out.unknown = sli.histogram === undefined ? 'the system names no request histogram (server_metrics.http_histogram)' : sli.route === undefined ? 'no route given for the server' : scrapeFailed(src.store, sli.service, t0, t1) ? `a scrape of ${sli.service} failed in the window` : 'the server counted no request';
   } else if (sli.metric !== 'latency_ms' && n > 0) {
-    const bad = sumIncrease(src.store, `${HTTP_HISTOGRAM}_count`, { ...match, status: isServerError }, t0, t1);
+    const bad = sumIncrease(src.store, `${hist}_count`, { ...match, status: isServerError }, t0, t1);
     const [lo, hi] = wilson(bad, n);
     out.ci = sli.metric === 'error_rate' ? [lo, hi] : [1 - hi, 1 - lo];
   } else if (sli.metric === 'latency_ms') {
     // Bucket counts say how many were beyond the bucket boundary at or above the threshold, not beyond it.
-    const buckets = windowHistogram(src.store, HTTP_HISTOGRAM, match, t0, t1);
+    const buckets = windowHistogram(src.store, hist, match, t0, t1);
     const total = histogramCount(buckets);
     const at = buckets.find((b) => b.le >= threshold / 1000);
     if (at && total > 0) {
@@ -210,7 +210,7 @@ export function compare(what: string, sli: SliSpec, a: Estimate & { sample?: Sam
   const counts = (e: Estimate & { sample?: Sample }, w: [number, number]): { x: number; n: number } => {
     if (source === 'users' && e.sample) return { x: e.sample.bad, n: e.sample.total };
     const match = httpMatch(sli);
-    return { x: sumIncrease(src.store, `${HTTP_HISTOGRAM}_count`, { ...match, status: isServerError }, w[0], w[1]), n: e.n };
+    return { x: sumIncrease(src.store, `${sli.histogram ?? ''}_count`, { ...match, status: isServerError }, w[0], w[1]), n: e.n };
   };
   const ca = counts(a, windows[0]);
   const cb = counts(b, windows[1]);
@@ -321,7 +321,7 @@ export function serverCurve(store: SeriesStore, sli: SliSpec, ticks: readonly nu
   for (let k = 1; k < ticks.length; k++) {
     if (ticks[k - 1] < from - 1) continue;
     const v = num(serverValue(store, sli, ticks[k - 1], ticks[k]));
-    const n = sli.route === undefined ? 0 : sumIncrease(store, `${HTTP_HISTOGRAM}_count`, httpMatch(sli), ticks[k - 1], ticks[k]);
+    const n = sli.route === undefined || sli.histogram === undefined ? 0 : sumIncrease(store, `${sli.histogram}_count`, httpMatch(sli), ticks[k - 1], ticks[k]);
     out.push({ t_s: Math.round((ticks[k - 1] - from) / 100) / 10, value: v, n });
   }
   return out;

@@ -25,7 +25,7 @@ async function service(withSwitch: boolean): Promise<{ url: string; server: Serv
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, server, state };
+  return { url: `http://127.0.0.1:${port}/__lab/mitigations`, server, state };
 }
 
 test('applies the block where the lab has a switch, says where it has none, and restores afterwards', async () => {

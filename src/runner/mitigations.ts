@@ -1,8 +1,9 @@
 /**
- * Carries an experiment's `mitigations:` block to the lab: every lab service that exposes the live switch
- * (`GET/POST /__lab/mitigations`, loopback only) gets the block before the run and its previous settings back
- * after it, so the next experiment starts from what the lab had. This module alone talks to that switch; the
- * block's meaning belongs to the lab (lab/common/mitigations.ts), which validates it.
+ * Carries an experiment's `mitigations:` block to the system's mitigations switch (its system file's
+ * `mitigations.http`: a loopback URL on each instance that answers GET with its settings and takes new ones by
+ * POST): every instance gets the block before the run and its previous settings back after it, so the next
+ * experiment starts from what the system had. This module alone talks to that switch; the block's meaning belongs
+ * to the system, which validates it.
  */
 
 export interface MitigationsApplied {
@@ -14,17 +15,17 @@ export interface MitigationsApplied {
 
 /**
  * @example
- *   const m = await applyMitigations({ 'orders-1': 'http://127.0.0.1:27181' }, { preset: 'all' });
+ *   const m = await applyMitigations({ 'orders-1': 'http://127.0.0.1:27181/__lab/mitigations' }, { preset: 'all' });
  *   try { … } finally { await m.restore(); }
  */
 export async function applyMitigations(services: Record<string, string>, block: Record<string, unknown>): Promise<MitigationsApplied> {
-  if (Object.keys(block).length === 0) return { requested: block, applied: 'none requested (the lab keeps its current settings)', restore: async () => {} };
+  if (Object.keys(block).length === 0) return { requested: block, applied: 'none requested (the system keeps its current settings)', restore: async () => {} };
   const took: string[] = [];
   const without: string[] = [];
   const refused: string[] = [];
   const previous = new Map<string, unknown>();
   for (const [name, base] of Object.entries(services)) {
-    const url = `${base}/__lab/mitigations`;
+    const url = base;
     try {
       const before = await fetch(url, { signal: AbortSignal.timeout(3000) });
       if (before.status === 404) {
@@ -48,7 +49,7 @@ export async function applyMitigations(services: Record<string, string>, block: 
     applied: parts.join('; '),
     restore: async () => {
       for (const [name, prev] of previous) {
-        await fetch(`${services[name]}/__lab/mitigations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(prev), signal: AbortSignal.timeout(3000) }).catch(() => {});
+        await fetch(services[name], { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(prev), signal: AbortSignal.timeout(3000) }).catch(() => {});
       }
     },
   };

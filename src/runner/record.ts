@@ -19,6 +19,7 @@ import { SeriesStore } from '../metrics/store.ts';
 import { computeVerdict, timeline, type Marks, type Tick, type Verdict } from './evaluate.ts';
 import { REPORTS } from './reports/index.ts';
 import type { Experiment } from './schema.ts';
+import { withResolved } from './preflight.ts';
 
 /** The seed's fault_event, plus what the controller said about it. Times are unix seconds. */
 export interface FaultEventRecord {
@@ -44,7 +45,8 @@ export interface RunRecord {
   mitigations: { requested: Record<string, unknown>; applied: string };
   notes: string[];
   load_summary: LoadSummary | null;
-  lab: { base_port: number; state_dir: string };
+  /** Where it ran: the state dir, the base port, the system (older run records have neither system field). */
+  lab: { base_port: number | null; state_dir: string; system?: string; system_file?: string | null };
   timeline: Tick[];
 }
 
@@ -97,8 +99,9 @@ export function readRun(dir: string): { record: RunRecord; verdict: Verdict; sto
  * Integrity and stop condition results are the run's own (they are facts of the run, not of the hypothesis).
  * @example rejudge('runs/x', loadExperiment('strict.yaml')).verdict.result // 'degraded'
  */
-export function rejudge(dir: string, experiment: Experiment): { record: RunRecord; verdict: Verdict; store: SeriesStore; requests: RequestLog | undefined } {
+export function rejudge(dir: string, fromFile: Experiment): { record: RunRecord; verdict: Verdict; store: SeriesStore; requests: RequestLog | undefined } {
   const old = readRun(dir);
+  const experiment = withResolved(fromFile, old.record.experiment.resolved);
   const store = old.store();
   const requests = old.requests();
   const { marks } = old.record;

@@ -33,8 +33,13 @@ const Sli = z.strictObject({
   source: z.enum(['users', 'server']).default('users'),
   /** The mix endpoint (users' source), e.g. create_order. Default: the endpoint whose method and path match route. */
   endpoint: z.string().min(1).optional(),
-  /** The service whose request histogram is read for the server's figures: the edge by default. */
-  service: z.string().min(1).default('api'),
+  /** The service (instance) whose request histogram is read for the server's figures; '' = the system's entry. */
+  service: z.string().default(''),
+  /**
+   * The Prometheus histogram (seconds; labels service, method, route, status) the server's figures come from.
+   * Default: the system file's `server_metrics.http_histogram`; without either the server's figures are unknown.
+   */
+  histogram: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/).optional(),
   /** The route label as the service reports it, e.g. /orders or /orders/:id (needed for the server's figures). */
   route: z.string().min(1).optional(),
   method: z.string().regex(/^[A-Z]+$/).optional(),
@@ -93,6 +98,13 @@ export const ExperimentSchema = z.strictObject({
     mix: z.string().default('mixes/lab-default.yaml'),
     seed: z.number().int().min(0).max(0xffffffff),
     timeout_ms: z.number().int().min(1).max(120_000).default(10_000),
+    /**
+     * Who sends the load: faultline's own open-model generator (default), or k6 (docs/scale-out.md), whose
+     * `--out json` file (`results`, relative to this file) is read after the run as the users' requests. k6's
+     * latency is not coordinated-omission-free, and the report says so.
+     */
+    engine: z.enum(['faultline', 'k6']).default('faultline'),
+    results: z.string().min(1).optional(),
   }),
   faults: z.array(Fault).min(1),
   recovery: z
@@ -113,14 +125,20 @@ export const ExperimentSchema = z.strictObject({
     .default({ latency_ms: 1000, quantile: 0.99, error_rate: 0.01 }),
   integrity: z
     .strictObject({
-      /** The mix endpoint that creates orders (its idempotency keys are checked on the primary). */
-      write_endpoint: z.string().default('create_order'),
-      /** Charges replayed for a key already charged (payments' duplicate counter) allowed during the run. */
-      max_duplicate_charges: z.number().int().min(0).default(0),
+      /**
+       * The mix endpoint whose answers say whether the write path was exercised at all (idempotent replays, 200,
+       * vs new writes); default: the endpoint the system's `writes` integrity checks name.
+       */
+      write_endpoint: z.string().min(1).optional(),
+      /** How much each of the system's counters may grow during the run (e.g. `duplicate_charges: 0`). */
+      max_increase: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.number().int().min(0)).default({}),
+      /** Shorthand kept for older files: `max_increase: { duplicate_charges: N }`. */
+      max_duplicate_charges: z.number().int().min(0).optional(),
+      /** Run the system's integrity checks after the experiment. */
       enabled: z.boolean().default(true),
     })
-    .default({ write_endpoint: 'create_order', max_duplicate_charges: 0, enabled: true }),
-  /** The lab's mitigation settings: carried into the run record and applied when the lab offers a way to. */
+    .default({ max_increase: {}, enabled: true }),
+  /** The system's mitigation settings: carried into the run record and sent to its mitigations switch. */
   mitigations: z.record(z.string(), z.unknown()).default({}),
   scrape_interval_ms: z.number().int().min(250).max(10_000).default(1000),
 });
@@ -130,7 +148,20 @@ export type Experiment = z.output<typeof ExperimentSchema> & {
   source: string;
   /** Absolute path of the mix file. */
   mix_path: string;
+  /** What the system file contributed, filled when the experiment is resolved against a running system. */
+  resolved?: ResolvedSystem;
 };
+
+/** The parts of a system file a verdict uses (kept in the run record, so `faultline report` can re-judge). */
+export interface ResolvedSystem {
+  system: string;
+  /** The instance behind the entry: the default service of a server-source SLI. */
+  entry_service?: string;
+  /** Server request metrics: blast radius over every route and dependency the services report. */
+  server_metrics?: { http_histogram: string; dependency_histogram?: string; ops_routes: string[] };
+  /** Counters that compare with an endpoint's offered requests (effective/offered = amplification). */
+  counters: { name: string; metric: string; labels: Record<string, string>; per_endpoint?: string }[];
+}
 export type SliSpec = Experiment['hypothesis']['sli'][number];
 export type FaultSpec = Experiment['faults'][number];
 export type StopConditionSpec = Experiment['hypothesis']['stop_condition'][number];
@@ -168,6 +199,8 @@ export function parseExperiment(raw: unknown, source: string): Experiment {
         issues.push({ path: `faults[${i}].offset_s`, message: `must be inside the fault window (< ${e.windows.fault_s} s)` });
       }
     });
+    if (e.load.engine === 'k6' && e.load.results === undefined) issues.push({ path: 'load.results', message: "engine k6 needs the k6 run's --out json file (results: k6.json)" });
+    if (e.load.engine === 'faultline' && e.load.results !== undefined) issues.push({ path: 'load.results', message: 'only for engine: k6 (faultline records its own requests)' });
     const mix_path = resolve(dirname(source), e.load.mix);
     if (issues.length === 0) resolveEndpoints(e, mix_path, issues);
     e.hypothesis.sli.forEach((s, i) => {

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
 import { createChaosApi } from '../controller/api.ts';
+import { unjournaledToxics } from '../controller/unjournaled.ts';
 import { Controller } from '../controller/controller.ts';
 import { chaosToken } from '../controller/token.ts';
 import { attachDashboard, createExperimentBoard, slosFromEndpoints, type AttachedDashboard } from '../dashboard/index.ts';
@@ -31,6 +32,9 @@ import { loadSystem, resolveSystem, type System } from '../system/system.ts';
 import { DEFAULT_BASE_PORT, LAB_SYSTEM_FILE, systemTopology, type ServiceSpec } from './topology.ts';
 import { startHeartbeat, watchdogRecord } from './watchdog.ts';
 import { ensureWatchdogBundle } from './watchdog-bundle.ts';
+import { ensureAgentBundle } from '../agent/bundle.ts';
+import { AGENT_HUB } from '../agent/hub.ts';
+import { agentToken } from '../agent/token.ts';
 
 export interface UpOptions {
   stateDir: string;
@@ -172,6 +176,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     await dashboard?.stop();
     // Faults end before the processes do, so nothing outlives the lab (and the journal says so).
     await controller?.halt();
+    AGENT_HUB.close();
     controller?.close();
     await manager.stopAll();
     // `down` leaves no mount behind; the image keeps the data for the next `up`.
@@ -203,7 +208,16 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     // Opening the controller reverts whatever faults a dead predecessor left, before any service starts.
     controller = await Controller.open({ stateDir: paths.root, targets: systemTargets(system, specs, proxies.url, paths) });
     const board = createExperimentBoard(system.experimentsDir);
-    proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root), experiments: board }));
+    proxies.mount(createChaosApi(controller, { token: chaosToken(paths.root), experiments: board, unjournaled: unjournaledToxics(proxies.registry) }));
+    // Runtime agents connect out to this port; the process each runs in is a target from its registration on.
+    if (specs.some((s) => s.agent !== undefined)) await ensureAgentBundle(log);
+    const open = controller;
+    AGENT_HUB.configure({
+      token: agentToken(paths.root),
+      isActive: (rule) => open.list().some((r) => `faultline-${r.id}` === rule && (r.phase === 'injected' || r.phase === 'pending')),
+      onRegister: (service) => open.addTarget({ name: service, agent: { service } }),
+    });
+    proxies.mount(AGENT_HUB.handler());
     proxies.addMetrics(controller.metrics);
     if (process.env.FAULTLINE_DEBUG_CRASH === '1') proxies.mount(debugCrashRoute(log));
     dashboard = attachDashboard({
@@ -213,6 +227,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
       targets: specs.filter((s) => s.metricsUrl !== undefined).map((s) => ({ service: s.name, url: s.metricsUrl! })),
       edge: entryInstance(system) ?? specs.find((s) => s.metricsUrl !== undefined)?.name ?? '',
       slos: slosFromEndpoints(system.decl.entry?.endpoints ?? {}),
+      ...(system.decl.server_metrics ? { metrics: system.decl.server_metrics } : {}),
     });
     await manager.startAll();
     dashboard.start();
@@ -293,6 +308,7 @@ export function systemTargets(system: System, specs: readonly ServiceSpec[], pro
         ...(s.kind === 'command' && s.listenPort !== undefined ? { http: `http://127.0.0.1:${s.listenPort}` } : {}),
         ...(s.control !== undefined ? { control: s.control } : {}),
         ...kernelTargetFields(s, paths),
+        ...(s.agent !== undefined ? { agent: { service: s.name } } : {}),
         scope,
       };
     });

@@ -12,6 +12,21 @@ import { faketimeEnv, primaryDataDir } from './fault-surfaces.ts';
 import { type StatePaths } from './state-dir.ts';
 import { processStartTicks } from '../core/process.ts';
 import type { ServiceSpec } from './topology.ts';
+import { AGENT_BUNDLE } from '../agent/bundle.ts';
+import { AGENT_ENV } from '../agent/protocol.ts';
+import { agentToken } from '../agent/token.ts';
+import { pathToFileURL } from 'node:url';
+
+/** The environment that loads the runtime agent into a Node process and points it at the controller. */
+export function agentEnv(controller: string, token: string, service: string, nodeOptions?: string): Record<string, string> {
+  const load = `--import=${pathToFileURL(AGENT_BUNDLE).href}`;
+  return {
+    NODE_OPTIONS: nodeOptions ? `${nodeOptions} ${load}` : load,
+    [AGENT_ENV.controller]: controller,
+    [AGENT_ENV.token]: token,
+    [AGENT_ENV.service]: service,
+  };
+}
 
 /** Where the PostgreSQL 15 server binaries are (override with FAULTLINE_PG_BIN). */
 export function pgBinDir(): string {
@@ -174,7 +189,9 @@ export function launchFor(spec: ServiceSpec, ctx: LaunchContext): Launch {
   }
   if (spec.command === undefined) throw new FaultlineError('INTERNAL', `${spec.name}: a ${spec.kind} needs a command`);
   // Services that opted in to clock faults start under libfaketime (when installed), so the offset file skews them.
-  const env = spec.clock ? { ...baseEnv, ...faketimeEnv(ctx.paths, spec.name) } : baseEnv;
+  let env = spec.clock ? { ...baseEnv, ...faketimeEnv(ctx.paths, spec.name) } : baseEnv;
+  // Services that opted in to the runtime agent load it before their own code (the daemon built the bundle).
+  if (spec.agent !== undefined) env = { ...env, ...agentEnv(spec.agent.controller, agentToken(ctx.paths.root), spec.name, env.NODE_OPTIONS) };
   // `node` is this very Node, so a system file runs the same runtime faultline does.
   const [cmd, ...args] = spec.command;
   return { cmd: cmd === 'node' ? process.execPath : cmd, args, env, cwd: spec.cwd };

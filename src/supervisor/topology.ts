@@ -50,6 +50,8 @@ export interface ServiceSpec {
   control?: string;
   /** It serves the lab-style in-code exception hooks. */
   exceptionHooks: boolean;
+  /** Started with the runtime agent loaded, which connects to this controller URL (src/agent). */
+  agent?: { controller: string };
   /** Where its metrics are: a URL. */
   metricsUrl?: string;
   /** PostgreSQL settings, for the postgres kinds. */
@@ -135,6 +137,7 @@ export function systemTopology(system: System, settings: TopologySettings): Serv
       clock: 'clock' in d ? d.clock : false,
       ...('control' in d && d.control !== undefined && inst.port !== undefined ? { control: `http://127.0.0.1:${inst.port}${d.control}` } : {}),
       exceptionHooks: 'exception_hooks' in d ? d.exception_hooks : false,
+      ...(d.type === 'command' && d.agent ? { agent: { controller: `http://127.0.0.1:${system.controllerPort}` } } : {}),
       ...(metrics !== undefined && inst.port !== undefined ? { metricsUrl: metrics.startsWith('/') ? `http://127.0.0.1:${inst.port}${metrics}` : metrics } : {}),
       ...(pg ? { pg } : {}),
       ...(d.type === 'attached' && d.pid_file !== undefined ? { pidFile: systemPath(system, d.pid_file) } : {}),

@@ -57,6 +57,12 @@ const Managed = z.strictObject({
   port: PortRef.optional(),
   health: Health.optional(),
   restart: Restart.default('always'),
+  /**
+   * Start it with faultline's runtime agent loaded (`--import` of the built agent, through NODE_OPTIONS): faults
+   * inside the process (route_exception, call_latency, call_error, event_loop_block, heap_growth) and discovery of
+   * what it calls. Node services only; its code needs no change.
+   */
+  agent: z.boolean().default(false),
   /** Run this many instances, named <service>-1 … <service>-N, ports port, port+1, …: a group target. */
   replicas: z.number().int().min(1).max(16).default(1),
   /** Signal for a clean stop, and how long it may take before the process group is SIGKILLed. */
@@ -141,15 +147,36 @@ const Endpoint = z.strictObject({
     .default({ critical: false }),
 });
 
+/**
+ * `per_endpoint`: the entry endpoint whose offered requests this counter is compared with — its increase per
+ * offered request is the effective/offered ratio (retry amplification), before and under the fault.
+ */
+const PerEndpoint = { per_endpoint: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/).optional() };
 const Counter = z.union([
   /** Bytes or connections through a dependency's proxy (read from the controller's proxy metrics). */
-  z.strictObject({ proxy: Name, measure: z.enum(['connections', 'bytes_up', 'bytes_down']) }),
+  z.strictObject({ proxy: Name, measure: z.enum(['connections', 'bytes_up', 'bytes_down']), ...PerEndpoint }),
   /** A Prometheus series of a service's metrics, summed over its labels (a counter: its increase is used). */
-  z.strictObject({ service: Name, series: z.string().min(1), labels: z.record(z.string(), z.string()).default({}) }),
+  z.strictObject({ service: Name, series: z.string().min(1), labels: z.record(z.string(), z.string()).default({}), ...PerEndpoint }),
 ]);
 
 const Integrity = z.union([
   z.strictObject({ sql: z.string().min(1), on: Name, expect: z.union([z.string(), z.number(), z.boolean(), z.null()]) }),
+  /**
+   * Acknowledged writes are kept: `sql` gets $1 = the keys (body field `writes.key`) of every request the run sent
+   * to `writes.endpoint` and answers how many of them the database holds; at least as many as were acknowledged
+   * (answered with one of `writes.acknowledged`, default 200/201) must be there. `wait_s`: how long to wait for
+   * the count to get there (an asynchronous replica).
+   */
+  z.strictObject({
+    sql: z.string().min(1),
+    on: Name,
+    writes: z.strictObject({
+      endpoint: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/),
+      key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+      acknowledged: z.array(z.number().int().min(200).max(299)).min(1).default([200, 201]),
+    }),
+    wait_s: z.number().min(0).max(120).default(0),
+  }),
   z.strictObject({ command: Command, expect: z.enum(['exit0', 'json-ok']).default('exit0') }),
 ]);
 
@@ -172,6 +199,35 @@ export const SystemSchema = z.strictObject({
   counters: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), Counter).default({}),
   integrity: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), Integrity).default({}),
   mitigations: Mitigations.optional(),
+  /**
+   * The services' own request metrics, for server-source SLIs and the server side of the blast radius: a
+   * Prometheus histogram (seconds) with `service`, `method`, `route` and `status` labels, and optionally one of
+   * outgoing dependency calls (`dependency`, `outcome` labels). Routes listed in `ops_routes` are not user traffic.
+   */
+  server_metrics: z
+    .strictObject({
+      http_histogram: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/),
+      dependency_histogram: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/).optional(),
+      ops_routes: z.array(z.string().min(1)).default(['/metrics', '/readyz', '/healthz', '/livez', 'unmatched']),
+      /**
+       * Extra dashboard lines per service: a gauge series summed over its labels (`minus`: less the same series
+       * with these labels, e.g. busy = total − idle; `by`: one line per value of that label).
+       */
+      gauges: z
+        .array(
+          z.strictObject({
+            panel: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/),
+            title: z.string().min(1).optional(),
+            name: z.string().min(1).max(60),
+            series: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/),
+            labels: z.record(z.string(), z.string()).default({}),
+            minus: z.record(z.string(), z.string()).optional(),
+            by: z.string().min(1).optional(),
+          }),
+        )
+        .default([]),
+    })
+    .optional(),
   /** Where this system's committed experiments are (the dashboard shows their schedule); relative to this file. */
   experiments: z.string().min(1).default('experiments'),
 });

@@ -145,9 +145,15 @@ function crossCheck(d: SystemDecl): Issue[] {
   for (const [name, c] of Object.entries(d.counters)) {
     if ('proxy' in c && !(c.proxy in d.dependencies)) issues.push({ path: `counters.${name}.proxy`, message: `no dependency named ${JSON.stringify(c.proxy)}` });
     if ('service' in c && !names.has(c.service)) issues.push({ path: `counters.${name}.service`, message: `no service named ${JSON.stringify(c.service)}` });
+    if (c.per_endpoint !== undefined && !(c.per_endpoint in (d.entry?.endpoints ?? {}))) {
+      issues.push({ path: `counters.${name}.per_endpoint`, message: `no entry endpoint named ${JSON.stringify(c.per_endpoint)} (entry.endpoints: ${Object.keys(d.entry?.endpoints ?? {}).join(', ') || 'none'})` });
+    }
   }
   for (const [name, c] of Object.entries(d.integrity)) {
     if ('sql' in c && d.services[c.on]?.type !== 'postgres') issues.push({ path: `integrity.${name}.on`, message: `must name a postgres service of this file (got ${JSON.stringify(c.on)})` });
+    if ('writes' in c && !(c.writes.endpoint in (d.entry?.endpoints ?? {}))) {
+      issues.push({ path: `integrity.${name}.writes.endpoint`, message: `no entry endpoint named ${JSON.stringify(c.writes.endpoint)} (entry.endpoints: ${Object.keys(d.entry?.endpoints ?? {}).join(', ') || 'none'})` });
+    }
   }
   if (d.mitigations && 'http' in d.mitigations) {
     d.mitigations.http.services.forEach((s, i) => {
@@ -317,4 +323,9 @@ export function expand(system: System, self: Instance, text: string, ctx: Templa
 /** A path from the system file, made absolute against its directory. */
 export function systemPath(system: System, path: string): string {
   return isAbsolute(path) ? path : resolve(system.dir, path);
+}
+
+/** Every port a resolved system listens on: its controller, each instance and each fault proxy. */
+export function systemPorts(system: System): number[] {
+  return [system.controllerPort, ...system.instances.flatMap((i) => (i.port === undefined ? [] : [i.port])), ...system.proxies.map((p) => p.listen)];
 }

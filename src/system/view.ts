@@ -14,6 +14,8 @@ export interface IntegrityCheck {
   name: string;
   /** SQL run on a postgres service of the system, whose single value must equal `expect`. */
   sql?: { url: string; query: string; expect: string | number | boolean | null };
+  /** SQL given $1 = the keys the run's writes to `endpoint` carried; it answers how many the database holds. */
+  writes?: { url: string; query: string; endpoint: string; key: string; acknowledged: number[]; wait_s: number };
   /** A command whose exit code (exit0) or JSON `{ok: true}` on stdout (json-ok) says the data is sound. */
   command?: { argv: string[]; expect: 'exit0' | 'json-ok'; cwd: string };
 }
@@ -24,6 +26,15 @@ export interface CounterSource {
   proxy?: { name: string; measure: 'connections' | 'bytes_up' | 'bytes_down' };
   /** A Prometheus counter of a service, summed over the given labels. */
   series?: { service: string; name: string; labels: Record<string, string> };
+  /** The entry endpoint whose offered requests it is compared with (effective/offered: amplification). */
+  per_endpoint?: string;
+}
+
+/** The services' own request metrics, when the system file names them (server-source SLIs need them). */
+export interface ServerMetrics {
+  http_histogram: string;
+  dependency_histogram?: string;
+  ops_routes: string[];
 }
 
 export interface RunView {
@@ -31,6 +42,8 @@ export interface RunView {
   controllerUrl: string;
   /** Where load goes: the entry's proxy (or its service), as a base URL. */
   entryUrl?: string;
+  /** The instance behind the entry (whose request metrics a server-source SLI reads by default). */
+  entryService?: string;
   endpoints: NonNullable<System['decl']['entry']>['endpoints'];
   /** Instances with Prometheus metrics, and where. */
   scrape: { service: string; url: string }[];
@@ -38,16 +51,22 @@ export interface RunView {
   switches: Record<string, string>;
   integrity: IntegrityCheck[];
   counters: CounterSource[];
+  serverMetrics?: ServerMetrics;
+  /** Instances by service name (a replicated service has several), for checking SLI and fault references. */
+  services: Record<string, string[]>;
 }
 
 export function runView(system: System): RunView {
   const decl = system.decl;
   let entryUrl: string | undefined;
+  let entryService: string | undefined;
   if (decl.entry) {
     const proxy = system.proxies.find((p) => p.name === decl.entry!.via);
-    const inst = system.instances.find((i) => i.service === decl.entry!.via || i.name === decl.entry!.via);
+    const upstream = decl.dependencies[decl.entry.via]?.upstream ?? decl.entry.via;
+    const inst = system.instances.find((i) => i.service === upstream || i.name === upstream);
     const port = proxy?.listen ?? inst?.port;
     if (port !== undefined) entryUrl = `http://127.0.0.1:${port}`;
+    entryService = inst?.name;
   }
   const scrape = system.instances
     .filter((i) => 'metrics' in i.decl && i.decl.metrics !== undefined && i.port !== undefined)
@@ -64,6 +83,10 @@ export function runView(system: System): RunView {
     }
   }
   const integrity: IntegrityCheck[] = Object.entries(decl.integrity).map(([name, c]) => {
+    if ('writes' in c) {
+      const inst = system.instances.find((i) => i.service === c.on)!;
+      return { name, writes: { url: urlFor(inst, inst.port!), query: c.sql, ...c.writes, wait_s: c.wait_s } };
+    }
     if ('sql' in c) {
       const inst = system.instances.find((i) => i.service === c.on)!;
       return { name, sql: { url: urlFor(inst, inst.port!), query: c.sql, expect: c.expect } };
@@ -72,17 +95,22 @@ export function runView(system: System): RunView {
   });
   const counters: CounterSource[] = Object.entries(decl.counters).map(([name, c]) =>
     'proxy' in c
-      ? { name, proxy: { name: system.proxies.find((p) => p.name === c.proxy || p.name.startsWith(`${c.proxy}-`))?.name ?? c.proxy, measure: c.measure } }
-      : { name, series: { service: c.service, name: c.series, labels: c.labels } },
+      ? { name, proxy: { name: system.proxies.find((p) => p.name === c.proxy || p.name.startsWith(`${c.proxy}-`))?.name ?? c.proxy, measure: c.measure }, ...(c.per_endpoint ? { per_endpoint: c.per_endpoint } : {}) }
+      : { name, series: { service: c.service, name: c.series, labels: c.labels }, ...(c.per_endpoint ? { per_endpoint: c.per_endpoint } : {}) },
   );
+  const services: Record<string, string[]> = {};
+  for (const i of system.instances) (services[i.service] ??= []).push(i.name);
   return {
     system: system.name,
     controllerUrl: `http://127.0.0.1:${system.controllerPort}`,
     ...(entryUrl !== undefined ? { entryUrl } : {}),
+    ...(entryService !== undefined ? { entryService } : {}),
     endpoints: decl.entry?.endpoints ?? {},
     scrape,
     switches,
     integrity,
     counters,
+    ...(decl.server_metrics ? { serverMetrics: decl.server_metrics } : {}),
+    services,
   };
 }

@@ -117,4 +117,35 @@ entry:
     const back = await timedGet(`http://127.0.0.1:${base}/`, 2_000);
     assert.ok('status' in back && back.status === 200, JSON.stringify(back));
   });
+
+  test('an experiment on the attached service gets a verdict from its users: a 4 s pause breaks availability, then heals', async (t) => {
+    writeFileSync(join(dir, 'mix.yaml'), 'name: home\nendpoints:\n  - { name: home, weight: 1, method: GET, path: / }\n');
+    writeFileSync(
+      join(dir, 'pause.yaml'),
+      `title: attached pause
+hypothesis:
+  name: the app answers throughout a 4 s pause
+  window_s: 2
+  sli:
+    - { name: home_availability, metric: availability, endpoint: home, steady_state: 0.99, critical: true }
+windows: { warmup_s: 2, baseline_s: 6, fault_s: 4, recovery_s: 6 }
+load: { rate: 40, mix: mix.yaml, seed: 3, timeout_ms: 1000 }
+faults: [{ type: pause, target: app }]
+recovery: { consecutive_s: 2 }
+`,
+    );
+    const { stdout } = await faultline(['run', join(dir, 'pause.yaml'), '--json', '--state-dir', join(dir, 'state'), '--out', join(dir, 'run')]).catch((e: { stdout: string }) => e);
+    const v = JSON.parse(stdout) as { result: string; reasons: string[]; figures_source: string; fault_availability: number | null; mttr_s: number | null; slis: { evidence: { fault: { n: number } } }[] };
+    if (v.result === 'invalid') {
+      // The machine, not the app, shaped the run (the generator says so): no claim either way.
+      t.skip(`unmeasurable on this machine (${v.reasons[0]})`);
+      return;
+    }
+    // A frozen process answers nothing: the critical SLI fails, from users' requests, and the app heals after.
+    assert.equal(v.result, 'failed', v.reasons.join('; '));
+    assert.equal(v.figures_source, 'users');
+    assert.ok(v.fault_availability !== null && v.fault_availability < 0.5 && v.slis[0].evidence.fault.n > 100, JSON.stringify(v));
+    assert.equal(typeof v.mttr_s, 'number');
+  });
 });
+

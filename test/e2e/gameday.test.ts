@@ -40,7 +40,7 @@ describe('CI game day', { skip, timeout: 420_000 }, () => {
     assert.equal(s.runs.length, 5, table);
     assert.deepEqual(s.gate_failures, [], `after-mitigation verdicts that did not hold:\n${table}`);
     for (const r of s.runs.filter((x) => x.variant === 'after')) {
-      assert.ok(r.verdict.read_availability !== null && r.verdict.read_availability >= 0.999, `${r.key}: reads ${r.verdict.read_availability}`);
+      assert.ok(r.verdict.fault_availability !== null && r.verdict.fault_availability >= 0.999, `${r.key}: reads ${r.verdict.fault_availability}`);
     }
     // The naive lab under 1.5 s of payments latency: the write path's p99 leaves its 1 s SLO (the cascade), as the
     // users measured it (from per-request latencies, not a histogram bucket), and the verdict is judged on them.

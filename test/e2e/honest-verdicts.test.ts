@@ -130,8 +130,8 @@ describe('honest verdicts: the edge stops answering', { skip, timeout: 300_000 }
     }
     const reads = v.slis.find((s) => s.name === 'read_availability')!;
     process.stdout.write(
-      `# ${name}: ${v.result} in ${((Date.now() - t0) / 1000).toFixed(1)} s; users: write errors ${v.figures.users?.fault_err_rate}, reads ${v.figures.users?.read_availability} (n ${v.figures.users?.n.fault_reads}); ` +
-        `server: reads ${v.figures.server.read_availability} (n ${v.figures.server.n.fault_reads}); detect ${v.time_to_detect_s} s, MTTR ${v.mttr_s} s\n#   ${v.reasons.join('\n#   ')}\n`,
+      `# ${name}: ${v.result} in ${((Date.now() - t0) / 1000).toFixed(1)} s; users: write errors ${v.figures.users?.fault_err_rate}, reads ${v.figures.users?.fault_availability} (n ${v.figures.users?.n.fault_availability}); ` +
+        `server: reads ${v.figures.server.fault_availability} (n ${v.figures.server.n.fault_availability}); detect ${v.time_to_detect_s} s, MTTR ${v.mttr_s} s\n#   ${v.reasons.join('\n#   ')}\n`,
     );
     assert.notEqual(r.code, 0, `exit ${r.code} for ${v.result}`);
     assert.equal(r.code, 1, r.stderr);
@@ -144,9 +144,9 @@ describe('honest verdicts: the edge stops answering', { skip, timeout: 300_000 }
     if (transient) {
       assert.ok(reads.fault_worst !== null && reads.fault_worst < 0.1, `users' worst rolling read availability ${reads.fault_worst}`);
       assert.ok(writes.fault_worst !== null && writes.fault_worst > 0.9, `users' worst rolling write error rate ${writes.fault_worst}`);
-      assert.ok(v.read_availability !== null && v.read_availability < 0.95, `users' read availability under the fault ${v.read_availability}`);
+      assert.ok(v.fault_availability !== null && v.fault_availability < 0.95, `users' read availability under the fault ${v.fault_availability}`);
     } else {
-      assert.ok(v.read_availability !== null && v.read_availability < 0.1, `users' read availability under the fault ${v.read_availability}`);
+      assert.ok(v.fault_availability !== null && v.fault_availability < 0.1, `users' read availability under the fault ${v.fault_availability}`);
       assert.ok(v.fault_err_rate !== null && v.fault_err_rate > 0.9, `users' write error rate under the fault ${v.fault_err_rate}`);
     }
     assert.ok(reads.evidence.fault.n >= (transient ? 50 : 100), `the fault-window figure rests on ${reads.evidence.fault.n} reads`);
@@ -170,7 +170,7 @@ describe('honest verdicts: the edge stops answering', { skip, timeout: 300_000 }
     const v = await judged(t, 'pause', '  - { type: pause, target: api }');
     if (!v) return;
     // The server saw nothing while frozen: its figure is unknown (its scrape timed out) — never "100 %".
-    assert.notEqual(v.figures.server.read_availability, 1, 'the server source called a frozen edge healthy');
+    assert.notEqual(v.figures.server.fault_availability, 1, 'the server source called a frozen edge healthy');
   });
 
   test('HTTP requests that hang at the edge', async (t) => {
@@ -195,7 +195,7 @@ describe('honest verdicts: the edge stops answering', { skip, timeout: 300_000 }
     const v = await judged(t, 'slow-edge', '  - { type: latency, target: api, params: { delay_ms: 1200 } }', undefined, true);
     if (!v) return;
     const reads = v.slis.find((s) => s.name === 'read_availability')!;
-    assert.ok(v.figures.server.read_availability !== null && v.figures.server.read_availability >= 0.999, `server reads ${v.figures.server.read_availability}`);
+    assert.ok(v.figures.server.fault_availability !== null && v.figures.server.fault_availability >= 0.999, `server reads ${v.figures.server.fault_availability}`);
     assert.equal(reads.other?.source, 'server');
     assert.ok(reads.other!.fault.value! >= 0.999, 'the server says 100 % beside the users\' 0 %');
     assert.equal(v.result, 'failed');

@@ -72,10 +72,19 @@ describe('the packed package, installed in a fresh project', { timeout: 240_000 
   test("the tarball holds the built CLI, library, types, watchdog and the built-in lab, and not faultline's sources", async () => {
     const { stdout } = await exec('tar', ['-tzf', tarball]);
     const files = stdout.split('\n').filter(Boolean);
-    const wanted = ['bin/faultline', 'dist/esm/cli.mjs', 'dist/esm/index.mjs', 'dist/types/index.d.ts', 'dist/watchdog.mjs', 'lab/faultline.yaml', 'lab/api/main.ts', 'package.json', 'README.md'];
+    const wanted = ['bin/faultline', 'dist/esm/cli.mjs', 'dist/esm/index.mjs', 'dist/types/index.d.ts', 'dist/watchdog.mjs', 'dist/agent.mjs', 'lab/faultline.yaml', 'lab/api/main.ts', 'package.json', 'README.md'];
     for (const f of wanted) assert.ok(files.includes(`package/${f}`), `${f} is not in the tarball`);
     const unwanted = files.filter((f) => /^package\/(src|test|scripts|bench|experiments)\/|\.test\.ts$|build\.json$|tsbuildinfo$/.test(f));
     assert.deepEqual(unwanted, []);
+  });
+
+  test('`node --import faultline/agent` resolves from the installed package, and starts only with its env', async () => {
+    writeFileSync(join(app, 'agent-check.mjs'), `console.log(globalThis[Symbol.for('faultline.agent')] === undefined ? 'idle' : 'running');\n`);
+    const idle = await inApp(process.execPath, ['--import', 'faultline/agent', 'agent-check.mjs']);
+    assert.equal(idle.stdout.trim(), 'idle');
+    const env = { ...userEnv, FAULTLINE_AGENT_CONTROLLER: 'http://127.0.0.1:9', FAULTLINE_AGENT_TOKEN: 't', FAULTLINE_AGENT_SERVICE: 'check' };
+    const running = await inApp(process.execPath, ['--import', 'faultline/agent', 'agent-check.mjs'], env);
+    assert.equal(running.stdout.trim(), 'running');
   });
 
   test('`npx faultline --help` answers from the built CLI', async () => {

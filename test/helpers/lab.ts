@@ -1,13 +1,14 @@
 /** Shared fixture for e2e files that start a lab: a base port whose every lab port is free right now. */
 import { isPortFree } from '../../src/supervisor/health.ts';
-import { CONTROLLER_PORT_OFFSET, LAB_SERVICES } from '../../src/supervisor/topology.ts';
+import { labSystem } from '../../src/supervisor/topology.ts';
+import { systemPorts } from '../../src/system/system.ts';
 
 /**
  * A random base port in 12000–26000 (below 32768: outside the kernel's ephemeral range, so outgoing connections
  * cannot grab a lab port mid-start) whose controller, service and proxy ports are all free.
  */
 export async function freeBasePort(): Promise<number> {
-  const offsets = [CONTROLLER_PORT_OFFSET, ...LAB_SERVICES.flatMap((r) => [r.port, r.proxy]).filter((p): p is number => p !== undefined)];
+  const offsets = systemPorts(labSystem(0));
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = 12_000 + Math.floor(Math.random() * 15) * 1_000;
     if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;

@@ -25,8 +25,8 @@
   };
   /** The write/read path panels on top: one chart per metric, one line per endpoint. */
   const ENDPOINT_PANELS = { p99_ms: 'p99 latency ms', error_pct: 'errors (5xx) %', rps: 'requests/s' };
-  /** The lab's services from the edge inward; anything else follows, alphabetically. */
-  const SERVICE_ORDER = ['api', 'orders-1', 'orders-2', 'payments', 'worker'];
+  /** The system's services in its system file's order (the series answer says it); anything else follows. */
+  let SERVICE_ORDER = [];
   const $ = (sel) => document.querySelector(sel);
 
   // ---- token: from the fragment into this tab's sessionStorage, then off the address bar -------------------
@@ -334,6 +334,21 @@
         if (nums.length) banner.append(` (${nums.join(', ')})`);
       }
     }
+    const deps = $('#deps tbody');
+    deps.replaceChildren();
+    for (const a of s.agents ?? []) {
+      const rows = a.dependencies.length > 0 ? a.dependencies : [null];
+      for (const d of rows) {
+        const tr = document.createElement('tr');
+        const cells = d ? [a.name, `${d.id} (${d.operations} ops)`, String(d.calls), String(d.errors), `${d.p99_ms.toFixed(1)} ms`] : [a.name, a.connected ? 'nothing called yet' : 'agent not connected', '–', '–', '–'];
+        for (const c of cells) {
+          const td = document.createElement('td');
+          td.textContent = c;
+          tr.append(td);
+        }
+        deps.append(tr);
+      }
+    }
     const runs = $('#runs');
     runs.replaceChildren();
     if (s.runs.length === 0) runs.innerHTML = '<li class="muted">no run reports yet</li>';
@@ -421,6 +436,8 @@
       ]);
       nowS = f.now;
       faults = f.faults;
+      if (Array.isArray(series.services)) SERVICE_ORDER = series.services;
+      if (series.panels) Object.assign(PANELS, series.panels);
       ingest(series);
       render();
       renderFaults();

@@ -18,6 +18,7 @@ import { SeriesStore } from '../../metrics/store.ts';
 import { computeVerdict, timeline, type Marks } from '../evaluate.ts';
 import { writeRun, type RunRecord } from '../record.ts';
 import { parseExperiment } from '../schema.ts';
+import { resolvedForTests } from '../testing.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasPlaywright = ((): boolean => {
@@ -82,7 +83,7 @@ test('report.html renders in headless Chromium: one chart per SLI, the fault win
   let context: import('playwright-core').BrowserContext | undefined;
   try {
     const { store, marks } = syntheticRun();
-    const experiment = parseExperiment(
+    const experiment = resolvedForTests(parseExperiment(
       {
         title: 'payments latency (synthetic)',
         hypothesis: {
@@ -99,7 +100,7 @@ test('report.html renders in headless Chromium: one chart per SLI, the fault win
         integrity: { enabled: false },
       },
       join(tmp, 'synthetic.yaml'),
-    );
+    ));
     const verdict = computeVerdict({ experiment, store, marks });
     const record: RunRecord = {
       faultline_run: 1,

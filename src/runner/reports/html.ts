@@ -69,20 +69,19 @@ function page(record: RunRecord, v: Verdict): string {
   const u = v.figures?.users;
   const sv = v.figures?.server;
   // Both sources, each under its own name.
-  const both = (k: 'baseline_p99' | 'fault_p99' | 'baseline_err_rate' | 'fault_err_rate' | 'read_availability', m: string): string =>
+  const both = (k: 'baseline_p99' | 'fault_p99' | 'baseline_err_rate' | 'fault_err_rate' | 'fault_availability', m: string): string =>
     `users ${u ? fmtValue(u[k], m) : 'not recorded'} · server ${sv ? fmtValue(sv[k], m) : '—'}`;
+  const from = (u ?? sv)?.from;
   const rows: [string, string][] = [
     ['judged on', `${v.figures_source ?? 'server'} (${v.slis.map((s) => `${s.name}: ${s.source ?? 'server'}`).join(', ')})`],
-    ['baseline write p99', both('baseline_p99', 'latency_ms')],
-    ['fault write p99', both('fault_p99', 'latency_ms')],
-    ['baseline write error rate', both('baseline_err_rate', 'error_rate')],
-    ['fault write error rate', both('fault_err_rate', 'error_rate')],
-    ['read availability (fault)', both('read_availability', 'availability')],
+    ...(from?.latency ? ([[`baseline ${from.latency}`, both('baseline_p99', 'latency_ms')], [`fault ${from.latency}`, both('fault_p99', 'latency_ms')]] as [string, string][]) : []),
+    ...(from?.error_rate ? ([[`baseline ${from.error_rate}`, both('baseline_err_rate', 'error_rate')], [`fault ${from.error_rate}`, both('fault_err_rate', 'error_rate')]] as [string, string][]) : []),
+    ...(from?.availability ? ([[`${from.availability} (fault)`, both('fault_availability', 'availability')]] as [string, string][]) : []),
     ['time to detect', `${fmtS(v.time_to_detect_s)} (${v.timing?.detect_precision ?? 'one scrape interval'})`],
     ['MTTR', `${v.mttr_s === null ? '—' : `${v.mttr_s.toFixed(2)} s`} (${v.timing?.mttr_precision ?? 'one scrape interval'})`],
     ['blast radius', `${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints, ${v.blast_radius.services_breached.join(', ') || 'no service'}`],
-    ['offered writes → payments calls', `${v.load.offered_writes} → ${v.load.effective_payments_calls} (×${v.load.amplification?.toFixed(2) ?? '—'})`],
-    ['data integrity', `${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'} — ${v.integrity.notes.join('; ')}`],
+    ...(v.load.counters ?? []).map((c): [string, string] => [`counter ${c.name}`, `${c.baseline} → ${c.fault}${c.per_endpoint && c.offered ? ` (×${c.ratio?.toFixed(2) ?? '—'} per offered ${c.per_endpoint}; baseline ×${c.baseline_ratio?.toFixed(2) ?? '—'})` : ''}`]),
+    ['data integrity', `${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'} — ${[...(v.integrity.checks ?? []).map((c) => `${c.ok ? '✓' : '✗'} ${c.name}: expected ${c.expected}, found ${c.found}`), ...v.integrity.notes].join('; ')}`],
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(record.experiment.title)} — ${v.result}</title>

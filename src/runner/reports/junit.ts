@@ -26,7 +26,9 @@ export const junit: ReportFormat = {
       }
     }
     if (v.result !== 'invalid') cases.push({ name: 'recovered (MTTR)', failure: v.mttr_s === null ? 'did not recover within the recovery window' : undefined });
-    if (v.integrity.checked) cases.push({ name: 'data integrity', failure: v.integrity.ok ? undefined : v.integrity.notes.join('; ') });
+    // One case per integrity check, so CI shows which one broke.
+    for (const c of v.integrity.checks ?? []) cases.push({ name: `integrity ${c.name}`, failure: c.ok ? undefined : `expected ${c.expected}, found ${c.found}` });
+    if (v.integrity.checked && !v.integrity.checks?.length) cases.push({ name: 'data integrity', failure: v.integrity.ok ? undefined : v.integrity.notes.join('; ') });
     const failures = cases.filter((c) => c.failure !== undefined).length;
     const duration = (new Date(record.ended_at).getTime() - new Date(record.started_at).getTime()) / 1000;
     const suite = esc(record.experiment.title);

@@ -1,6 +1,6 @@
 /** report.md: the verdict and its numbers for a review or a PR comment. */
 import { fmtDiff, fmtEstimate, fmtInterval, fmtS, fmtValue, type ReportFormat } from './format.ts';
-import type { Headline } from '../evaluate.ts';
+import type { Headline, Verdict } from '../evaluate.ts';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
 
@@ -14,22 +14,30 @@ export const markdown: ReportFormat = {
     for (const r of v.reasons) lines.push(`- ${r}`);
     lines.push('', `Run ${record.started_at} → ${record.ended_at}; load ${e.load.rate} req/s, seed ${e.load.seed}; windows: baseline ${v.windows.baseline_s.toFixed(0)} s, fault ${v.windows.fault_s.toFixed(1)} s, recovery ${v.windows.recovery_s.toFixed(1)} s.`, '');
     // Each source in its own column: a figure is never shown under the other source's name.
-    const h = (x: Headline | null | undefined, k: keyof Omit<Headline, 'n'>, m: string): string => (x ? fmtValue(x[k], m) : 'not recorded');
+    const h = (x: Headline | null | undefined, k: Exclude<keyof Headline, 'n' | 'from'>, m: string): string => (x ? fmtValue(x[k], m) : 'not recorded');
     const u = v.figures?.users;
     const sv = v.figures?.server;
-    lines.push(`## Numbers (headline source: ${v.figures_source ?? 'server'})`, '', '| | users (load generator) | server (api histograms) |', '|---|---|---|');
-    lines.push(`| baseline write p99 | ${h(u, 'baseline_p99', 'latency_ms')} | ${h(sv, 'baseline_p99', 'latency_ms')} |`);
-    lines.push(`| fault write p99 | ${h(u, 'fault_p99', 'latency_ms')} | ${h(sv, 'fault_p99', 'latency_ms')} |`);
-    lines.push(`| baseline write error rate | ${h(u, 'baseline_err_rate', 'error_rate')} | ${h(sv, 'baseline_err_rate', 'error_rate')} |`);
-    lines.push(`| fault write error rate | ${h(u, 'fault_err_rate', 'error_rate')} | ${h(sv, 'fault_err_rate', 'error_rate')} |`);
-    lines.push(`| read availability (fault) | ${h(u, 'read_availability', 'availability')} | ${h(sv, 'read_availability', 'availability')} |`);
-    lines.push(`| requests (baseline writes / fault writes / fault reads) | ${u ? `${u.n.baseline_writes} / ${u.n.fault_writes} / ${u.n.fault_reads}` : '—'} | ${sv ? `${sv.n.baseline_writes} / ${sv.n.fault_writes} / ${sv.n.fault_reads}` : '—'} |`);
+    const from = (u ?? sv)?.from;
+    lines.push(`## Numbers (headline source: ${v.figures_source ?? 'server'})`, '', '| | users (load generator) | server (its own histograms) |', '|---|---|---|');
+    if (from?.latency) {
+      lines.push(`| baseline ${from.latency} | ${h(u, 'baseline_p99', 'latency_ms')} | ${h(sv, 'baseline_p99', 'latency_ms')} |`);
+      lines.push(`| fault ${from.latency} | ${h(u, 'fault_p99', 'latency_ms')} | ${h(sv, 'fault_p99', 'latency_ms')} |`);
+    }
+    if (from?.error_rate) {
+      lines.push(`| baseline ${from.error_rate} | ${h(u, 'baseline_err_rate', 'error_rate')} | ${h(sv, 'baseline_err_rate', 'error_rate')} |`);
+      lines.push(`| fault ${from.error_rate} | ${h(u, 'fault_err_rate', 'error_rate')} | ${h(sv, 'fault_err_rate', 'error_rate')} |`);
+    }
+    if (from?.availability) lines.push(`| ${from.availability} (fault) | ${h(u, 'fault_availability', 'availability')} | ${h(sv, 'fault_availability', 'availability')} |`);
+    lines.push(`| requests (baseline / fault${from?.availability ? ` / ${from.availability} under fault` : ''}) | ${u ? `${u.n.baseline} / ${u.n.fault} / ${u.n.fault_availability}` : '—'} | ${sv ? `${sv.n.baseline} / ${sv.n.fault} / ${sv.n.fault_availability}` : '—'} |`);
     lines.push('', '| | value |', '|---|---|');
     lines.push(`| time to detect | ${fmtS(v.time_to_detect_s)} (${v.timing?.source ?? 'server'}; ${v.timing?.detect_precision ?? 'one scrape interval'}) |`);
     lines.push(`| MTTR | ${v.mttr_s === null ? '—' : `${v.mttr_s.toFixed(2)} s`} (${v.timing?.source ?? 'server'}; ${v.timing?.mttr_precision ?? 'one scrape interval'}) |`);
     lines.push(`| blast radius | ${v.blast_radius.endpoints_breached}/${v.blast_radius.endpoints_total} endpoints (${pct(v.blast_radius.fraction)}), ${v.blast_radius.services_breached.length}/${v.blast_radius.services_total} services (${pct(v.blast_radius.services_fraction)}) |`);
-    lines.push(`| offered writes → payments calls | ${v.load.offered_writes} → ${v.load.effective_payments_calls} (×${v.load.amplification?.toFixed(2) ?? '—'}; baseline ×${v.load.baseline_amplification?.toFixed(2) ?? '—'}) |`);
-    lines.push(`| data integrity | ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}: ${v.integrity.notes.join('; ')} |`);
+    for (const c of v.load.counters ?? []) {
+      const per = c.per_endpoint && c.offered ? `; per offered ${c.per_endpoint}: ×${c.ratio?.toFixed(2) ?? '—'} (baseline ×${c.baseline_ratio?.toFixed(2) ?? '—'}, ${c.offered.fault} offered)` : '';
+      lines.push(`| counter ${c.name} (baseline → fault window) | ${c.baseline} → ${c.fault}${per} |`);
+    }
+    lines.push(`| data integrity | ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}: ${integrityText(v.integrity)} |`);
     lines.push('', '## SLIs', '', '| SLI | judged on | status | steady state | SLO under fault | baseline | fault | worst (rolling) | recovery |', '|---|---|---|---|---|---|---|---|---|');
     for (const s of v.slis) {
       const op = s.direction === 'max' ? '≤' : '≥';
@@ -87,3 +95,9 @@ export const markdown: ReportFormat = {
     return `${lines.join('\n')}\n`;
   },
 };
+
+/** Each check with what it expected and found (older run records carry notes only). */
+function integrityText(i: Verdict['integrity']): string {
+  const checks = (i.checks ?? []).map((c) => `${c.ok ? '✓' : '✗'} ${c.name}: expected ${c.expected}, found ${c.found}`);
+  return [...checks, ...i.notes].join('; ');
+}

@@ -5,6 +5,7 @@ import { computeVerdict, timeline, type Marks } from '../evaluate.ts';
 import type { RunRecord } from '../record.ts';
 import { parseExperiment } from '../schema.ts';
 import { REPORTS } from './index.ts';
+import { resolvedForTests } from '../testing.ts';
 
 test('every report format renders a synthetic run: HTML charts with the shaded fault window, JUnit, journal', () => {
   const store = new SeriesStore();
@@ -22,7 +23,7 @@ test('every report format renders a synthetic run: HTML charts with the shaded f
     store.add(t, 'lab_http_request_duration_seconds_count', labels, fast + slow);
     store.add(t, 'up', { service: 'api' }, 1);
   }
-  const experiment = parseExperiment(
+  const experiment = resolvedForTests(parseExperiment(
     {
       title: 'synthetic <run>',
       hypothesis: { name: 'h', window_s: 2, sli: [{ name: 'p99', source: 'server', metric: 'latency_ms', route: '/orders', method: 'POST', steady_state: 100, slo_threshold: 200 }] },
@@ -32,7 +33,7 @@ test('every report format renders a synthetic run: HTML charts with the shaded f
       integrity: { enabled: false },
     },
     '/tmp/s.yaml',
-  );
+  ));
   const marks: Marks = { start: 0, baseline_start: 0, fault_start: 10_000, first_inject: 10_000, last_revert: 20_000, fault_end: 20_000, recovery_end: 30_000 };
   const verdict = computeVerdict({ experiment, store, marks });
   assert.equal(verdict.result, 'degraded');
