@@ -18,6 +18,8 @@ export function createProxy(options: Omit<ProxyOptions, 'listen'> & { listen?: s
   return Proxy.create({ listen: '127.0.0.1:0', ...options });
 }
 export { runLoad, planRequests, type LoadOptions, type LoadRun, type ScheduleSpec } from './load/run.ts';
+export { readK6Results, k6Endpoints, type K6Evidence } from './load/k6/results.ts';
+export { exportK6, type K6ExportOptions } from './load/k6/export.ts';
 export { findBreakpoint, parseSlo, type BreakpointOptions, type BreakpointResult, type StepResult } from './load/breakpoint.ts';
 export type { SecondSample, LoadSummary, LoadEvent, EndpointStats } from './load/samples.ts';
 export type { LoadOutput, RunInfo } from './load/outputs/output.ts';
