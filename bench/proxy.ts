@@ -287,7 +287,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
  * RSS growth of `pid` while `n` idle connections go through `port` to the helper's holder `holderPort`.
  * Before: after a warm-up of 100 short connections (code paths compiled, listener ready) and a settle.
  */
-async function idleGrowth(servers: Helper, holderPort: number, pid: number, port: number, n: number): Promise<{ before: number; after: number }> {
+async function idleGrowth(label: string, servers: Helper, holderPort: number, pid: number, port: number, n: number): Promise<{ before: number; after: number }> {
   const count = async (): Promise<number> => (await servers.request({ op: 'hold-count', port: holderPort })).count ?? 0;
   // Closed only once the proxy has dialled them all: when this was written, a client that left while
   // faultline was still dialling its upstream left that upstream socket open, which would inflate the baseline.
@@ -299,7 +299,10 @@ async function idleGrowth(servers: Helper, holderPort: number, pid: number, port
   const before = rssBytes(pid);
   const sockets = await openIdle(port, n);
   try {
-    await waitFor(`${n} connections to reach the holder`, async () => (await count()) >= n);
+    let reached = 0;
+    await waitFor(`${n} connections through ${label} to reach the holder`, async () => (reached = await count()) >= n).catch((err: Error) => {
+      throw new Error(`${err.message} (${reached} did)`);
+    });
     await delay(1000);
     return { before, after: rssBytes(pid) };
   } finally {
@@ -457,7 +460,7 @@ async function main(): Promise<void> {
       const holder = (await servers.request({ op: 'hold-open' })).port!;
       const child = await startFaultline([], FAULTLINE_ENV);
       const port = await child.createProxy('bench_idle', holder);
-      const { before, after } = await idleGrowth(servers, holder, child.pid, port, idle.n);
+      const { before, after } = await idleGrowth('faultline', servers, holder, child.pid, port, idle.n);
       growth.faultline.push((after - before) / MB);
       baseline.faultline.push(before / MB);
       await stop(child.child);
@@ -466,7 +469,7 @@ async function main(): Promise<void> {
     {
       const holder = (await servers.request({ op: 'hold-open' })).port!;
       const child = await startHaproxy([holder], idle.n + 40);
-      const { before, after } = await idleGrowth(servers, holder, child.pid, child.ports[0], idle.n);
+      const { before, after } = await idleGrowth('haproxy', servers, holder, child.pid, child.ports[0], idle.n);
       growth.haproxy.push((after - before) / MB);
       baseline.haproxy.push(before / MB);
       await stop(child.child);
@@ -476,7 +479,7 @@ async function main(): Promise<void> {
       const holder = (await servers.request({ op: 'hold-open' })).port!;
       const child = await startToxiproxy();
       const port = await child.createProxy('bench_idle', holder);
-      const { before, after } = await idleGrowth(servers, holder, child.pid, port, idle.n);
+      const { before, after } = await idleGrowth('toxiproxy', servers, holder, child.pid, port, idle.n);
       growth.toxiproxy.push((after - before) / MB);
       baseline.toxiproxy.push(before / MB);
       await stop(child.child);

@@ -6,7 +6,8 @@
  *
  * A FIN from one side travels down its link behind the data and half-closes the other side; the sockets close
  * once both directions ended. Unlike toxiproxy (which turns a FIN into a full close), half-closed streams work.
- * An error on either socket, or an RST asked for by reset_peer, ends both at once.
+ * An error on either socket, or an RST asked for by reset_peer, ends both at once. With TLS (tls.ts) a side's
+ * socket is the TLS layer over a raw TCP socket: links read and write plaintext, an RST goes out on the raw one.
  */
 import type { Socket } from 'node:net';
 import { Link, type DirectionCounters, type LinkOwner } from './link.ts';
@@ -16,6 +17,12 @@ import type { ToxicRecord } from './toxic-collection.ts';
 export interface ConnectionHost {
   readonly counters: Readonly<Record<Stream, DirectionCounters>>;
   forget(conn: Connection): void;
+}
+
+/** The TCP sockets under the two sides, when a side speaks TLS (otherwise the sides are the TCP sockets). */
+export interface RawSockets {
+  client: Socket;
+  upstream: Socket;
 }
 
 export class Connection implements LinkOwner {
@@ -29,6 +36,7 @@ export class Connection implements LinkOwner {
     readonly host: ConnectionHost,
     readonly client: Socket,
     readonly upstream: Socket,
+    readonly raw: RawSockets = { client, upstream },
   ) {
     for (const socket of [client, upstream]) {
       socket.on('error', this.#onError);
@@ -48,6 +56,8 @@ export class Connection implements LinkOwner {
     this.down = new Link(this, 'downstream', upstream, client, this.host.counters.downstream, downstreamToxics);
     client.on('data', this.up.onData).on('end', this.up.onEnd);
     upstream.on('data', this.down.onData).on('end', this.down.onEnd);
+    // The client was accepted paused (proxy.ts), so nothing it sent is read before its link exists.
+    client.resume();
     if (this.#clientEndedEarly) this.up.onEnd();
   }
 
@@ -59,7 +69,10 @@ export class Connection implements LinkOwner {
     if (end === 'eof') link.dst.end();
     else if (end === 'close') this.close();
     else {
-      link.dst.resetAndDestroy();
+      // A TLS socket cannot send an RST itself: the TCP socket under it does.
+      const rawDst = link.dst === this.client ? this.raw.client : this.raw.upstream;
+      rawDst.resetAndDestroy();
+      link.dst.destroy();
       link.src.destroy();
     }
   }
@@ -75,6 +88,8 @@ export class Connection implements LinkOwner {
   destroy(): void {
     this.client.destroy();
     this.upstream.destroy();
+    this.raw.client.destroy();
+    this.raw.upstream.destroy();
   }
 
   readonly #onError = (): void => {

@@ -6,7 +6,8 @@
  *        ▲                                                        │
  *        └──── pause / resume (bytes held in the chain + dst's write buffer vs the high-water mark) ◀─┘
  *
- * With no toxic the chain is empty and a chunk goes from the reader to dst.write in a few calls.
+ * With no toxic the chain is empty and onData writes a chunk straight to dst (no chunk object, no stage hop):
+ * the zero-toxic fast path; the chain is entered again as soon as a toxic is added to this link.
  * Changes to the chain (add, update, remove) are applied one at a time per link and never wait on the network:
  * an update interrupts only the stub it touches; a removal interrupts the stub, splices it out and moves its
  * queued chunks, in order, to the next stage, so no byte is lost or reordered.
@@ -56,6 +57,17 @@ export class Link implements LinkControl {
 
   /** The reader: called for every chunk the source socket delivers. */
   readonly onData = (data: Buffer): void => {
+    if (this.stubs.length === 0) {
+      // Fast path: nothing can be held in an empty chain, so only the destination's buffer counts.
+      this.counters.received += data.length;
+      this.counters.sent += data.length;
+      if (!this.dst.destroyed) this.dst.write(data);
+      if (!this.#paused && this.#queued + this.dst.writableLength > this.#highWater) {
+        this.#paused = true;
+        this.src.pause();
+      }
+      return;
+    }
     this.counters.received += data.length;
     this.#queued += data.length;
     this.#head().push({ data, t: now() });

@@ -10,11 +10,13 @@
  *                                  └─ Link downstream (toxics.forStream('downstream'))
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { sleep } from '../core/clock.ts';
 import { FaultlineError } from '../core/errors.ts';
 import { formatHostPort, parseHostPort, resolveListen } from './address.ts';
 import { Connection, type ConnectionHost } from './connection.ts';
-import { lendingReader } from './reader.ts';
+import { adoptWithReader, lendingReader } from './reader.ts';
+import { upstreamTls, type ListenerTls, type ListenTlsDeclaration, type UpstreamTls, type UpstreamTlsDeclaration } from './tls.ts';
 import type { DirectionCounters, Link } from './link.ts';
 import type { Stream } from './toxic.ts';
 import { ToxicCollection, toxicJson, type ToxicRecord } from './toxic-collection.ts';
@@ -29,6 +31,12 @@ export interface ProxyOptions {
   /** `host:port` dialled once per client; resolved at dial time. */
   upstream: string;
   enabled?: boolean;
+  /** Terminate TLS on the listener (a faultline extension; built by tls.ts from `tls` in the declaration). */
+  tls?: ListenerTls;
+  /** As declared (shown back, and compared by populate). */
+  tlsDeclaration?: ListenTlsDeclaration;
+  /** Originate TLS to the upstream (a faultline extension). */
+  upstreamTls?: UpstreamTlsDeclaration;
 }
 
 export interface ProxyJson {
@@ -38,6 +46,9 @@ export interface ProxyJson {
   enabled: boolean;
   Logger: Record<string, never>;
   toxics: Record<string, unknown>[];
+  /** faultline extensions, present only when set. */
+  tls?: Record<string, unknown>;
+  upstream_tls?: Record<string, unknown>;
 }
 
 export class Proxy implements ConnectionHost {
@@ -51,6 +62,10 @@ export class Proxy implements ConnectionHost {
     downstream: { received: 0, sent: 0 },
   };
   connectionsTotal = 0;
+  readonly tls: ListenerTls | undefined;
+  readonly tlsDeclaration: ListenTlsDeclaration | undefined;
+  readonly upstreamTlsDeclaration: UpstreamTlsDeclaration | undefined;
+  #upstreamTls: UpstreamTls | undefined;
   #server: Server | null = null;
   /** A bind in flight and the stop generation it belongs to: a stop() or close() meanwhile voids it. */
   #starting: Promise<void> | null = null;
@@ -62,6 +77,10 @@ export class Proxy implements ConnectionHost {
     this.name = options.name;
     this.listen = options.listen;
     this.upstream = options.upstream;
+    this.tls = options.tls;
+    this.tlsDeclaration = options.tlsDeclaration;
+    this.upstreamTlsDeclaration = options.upstreamTls;
+    if (options.upstreamTls) this.#upstreamTls = upstreamTls(options.upstreamTls, parseHostPort(options.upstream, 'upstream').host);
   }
 
   /** Creates a proxy and, unless `enabled: false`, starts listening (rejects with LISTEN_FAILED). */
@@ -78,7 +97,7 @@ export class Proxy implements ConnectionHost {
   }
 
   toJSON(): ProxyJson {
-    return {
+    const json: ProxyJson = {
       name: this.name,
       listen: this.listen,
       upstream: this.upstream,
@@ -86,6 +105,9 @@ export class Proxy implements ConnectionHost {
       Logger: {},
       toxics: this.toxics.list().map(toxicJson),
     };
+    if (this.tls) json.tls = this.tls.json;
+    if (this.#upstreamTls) json.upstream_tls = this.#upstreamTls.json;
+    return json;
   }
 
   /** The bound port (0 while disabled). */
@@ -113,13 +135,18 @@ export class Proxy implements ConnectionHost {
   async #bind(generation: number): Promise<void> {
     const { host, port } = await resolveListen(this.listen);
     if (this.#closed || generation !== this.#generation) return;
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => this.#accept(client));
+    // Paused on accept so a plain client can be given a lending reader before anything is read (reader.ts).
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: this.tls === undefined }, (client) =>
+      this.#accept(client),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const reason = err.code === 'EADDRINUSE' ? 'bind: address already in use' : err.message;
         reject(new FaultlineError('LISTEN_FAILED', `listen tcp ${formatHostPort(host, port)}: ${reason}`));
       });
-      server.listen({ host, port }, () => resolve());
+      // The kernel caps the backlog at net.core.somaxconn, which is what Go (toxiproxy) asks for. Node's default
+      // of 511 drops connections of a burst while the event loop is busy: the client thinks it is connected.
+      server.listen({ host, port, backlog: 65_535 }, () => resolve());
     });
     if (this.#closed || generation !== this.#generation) {
       server.close();
@@ -155,10 +182,13 @@ export class Proxy implements ConnectionHost {
     parseHostPort(listen, 'listen');
     const enabled = change.enabled ?? this.enabled;
     const moved = !(await sameAddress(listen, this.listen)) || upstream !== this.upstream;
+    // A new upstream host is a new default servername: built before anything stops, so a bad CA file is a 400.
+    const tlsToUpstream = this.upstreamTlsDeclaration && upstreamTls(this.upstreamTlsDeclaration, parseHostPort(upstream, 'upstream').host);
     if (moved) {
       this.stop();
       this.listen = listen;
       this.upstream = upstream;
+      this.#upstreamTls = tlsToUpstream;
       // The byte counters are exported under listener and upstream labels: a new pair is a new series from 0.
       for (const c of Object.values(this.counters)) c.received = c.sent = 0;
     }
@@ -205,18 +235,26 @@ export class Proxy implements ConnectionHost {
     this.connections.delete(conn);
   }
 
-  #accept(client: Socket): void {
+  #accept(rawClient: Socket): void {
     if (this.#server === null) {
-      client.destroy();
+      rawClient.destroy();
       return;
     }
     this.connectionsTotal++;
     const { host, port } = parseHostPort(this.upstream, 'upstream');
-    const onread = lendingReader((view) => conn.down?.onBorrowed(view) ?? false);
-    const upstream = connect({ host: host || 'localhost', port, allowHalfOpen: true, noDelay: true, onread });
-    const conn: Connection = new Connection(this, client, upstream);
+    const tlsUp = this.#upstreamTls;
+    // A TLS dial reads through the TLS layer, which owns the reads: the lent buffer is for plain sockets only.
+    const onread = tlsUp ? undefined : lendingReader((view) => conn.down?.onBorrowed(view) ?? false);
+    const rawUpstream = connect({ host: host || 'localhost', port, allowHalfOpen: true, noDelay: true, onread });
+    const client = this.tls
+      ? new TLSSocket(rawClient, { isServer: true, secureContext: this.tls.context })
+      : adoptWithReader(rawClient, (view) => conn.up?.onBorrowed(view) ?? false);
+    const upstream = tlsUp ? tlsConnect({ ...tlsUp.options, socket: rawUpstream }) : rawUpstream;
+    const conn: Connection = new Connection(this, client, upstream, { client: this.tls ? rawClient : client, upstream: rawUpstream });
     this.connections.add(conn);
-    upstream.once('connect', () => conn.start(this.toxics.forStream('upstream'), this.toxics.forStream('downstream')));
+    upstream.once(tlsUp ? 'secureConnect' : 'connect', () =>
+      conn.start(this.toxics.forStream('upstream'), this.toxics.forStream('downstream')),
+    );
   }
 
   async #applyToLinks(stream: Stream, change: (link: Link) => Promise<void>): Promise<void> {

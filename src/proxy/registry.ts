@@ -11,19 +11,39 @@
  */
 import { FaultlineError, isFaultlineError } from '../core/errors.ts';
 import { parseHostPort, resolveListen } from './address.ts';
+import { ensureCa, type LocalCa } from './ca.ts';
 import { pickFields } from './json.ts';
 import { Proxy, type ProxyJson } from './proxy.ts';
+import { listenerTls, parseListenTls, parseUpstreamTls, type ListenTlsDeclaration, type UpstreamTlsDeclaration } from './tls.ts';
 import { ToxicCollection, type ToxicRecord } from './toxic-collection.ts';
 
-const PROXY_FIELDS = { name: 'string', listen: 'string', upstream: 'string', enabled: 'boolean', toxics: 'array' } as const;
+const PROXY_FIELDS = {
+  name: 'string',
+  listen: 'string',
+  upstream: 'string',
+  enabled: 'boolean',
+  toxics: 'array',
+  tls: 'object',
+  upstream_tls: 'object',
+} as const;
 
-/** A proxy as declared in a create or populate body, or a config file (`toxics` is a faultline extension). */
+/**
+ * A proxy as declared in a create or populate body, or a config file. `toxics`, `tls` and `upstream_tls` are
+ * faultline extensions (see tls.ts for the TLS ones).
+ */
 export interface ProxyDeclaration {
   name: string;
   listen: string;
   upstream: string;
   enabled: boolean;
   toxics: unknown[];
+  tls?: ListenTlsDeclaration;
+  upstreamTls?: UpstreamTlsDeclaration;
+}
+
+export interface ProxyRegistryOptions {
+  /** Where the local CA lives (created on first use) that `"tls": {}` proxies mint certificates from. */
+  caDir?: string;
 }
 
 /** Failure of a populate call part way: what was created before it failed is still there. */
@@ -41,6 +61,25 @@ export class ProxyRegistry {
   /** The tail of the queue of listener-changing operations. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  readonly #caDir: string | undefined;
+  #ca: Promise<LocalCa> | undefined;
+
+  constructor(options: ProxyRegistryOptions = {}) {
+    this.#caDir = options.caDir;
+  }
+
+  /** The local CA (created on first use), or undefined when this registry has no CA dir. */
+  get ca(): (() => Promise<LocalCa>) | undefined {
+    const dir = this.#caDir;
+    if (dir === undefined) return undefined;
+    return () => {
+      this.#ca ??= ensureCa(dir).catch((err: unknown) => {
+        this.#ca = undefined;
+        throw err;
+      });
+      return this.#ca;
+    };
+  }
 
   list(): Proxy[] {
     return [...this.#proxies.values()];
@@ -73,6 +112,10 @@ export class ProxyRegistry {
       enabled: (f.enabled as boolean | undefined) ?? true,
       toxics: (f.toxics as unknown[] | undefined) ?? [],
     };
+    const tls = parseListenTls(f.tls);
+    const upstreamTls = parseUpstreamTls(f.upstream_tls);
+    if (tls !== undefined) declaration.tls = tls;
+    if (upstreamTls !== undefined) declaration.upstreamTls = upstreamTls;
     parseHostPort(declaration.upstream, 'upstream');
     return declaration;
   }
@@ -176,7 +219,8 @@ export class ProxyRegistry {
 
   /** A proxy with its toxics in place before it first listens, so no client ever sees it without them. */
   async #build(declaration: ProxyDeclaration): Promise<Proxy> {
-    const proxy = await Proxy.create({ ...declaration, enabled: false });
+    const tls = declaration.tls && (await listenerTls(declaration.tls, parseHostPort(declaration.listen, 'listen').host, this.ca));
+    const proxy = await Proxy.create({ ...declaration, enabled: false, tls, tlsDeclaration: declaration.tls });
     try {
       for (const toxic of declaration.toxics) await proxy.addToxic(toxic);
       if (declaration.enabled) await proxy.start();
@@ -192,6 +236,8 @@ export class ProxyRegistry {
 
   async #matches(proxy: Proxy, declaration: ProxyDeclaration): Promise<boolean> {
     if (proxy.upstream !== declaration.upstream) return false;
+    if (JSON.stringify(proxy.tlsDeclaration) !== JSON.stringify(declaration.tls)) return false;
+    if (JSON.stringify(proxy.upstreamTlsDeclaration) !== JSON.stringify(declaration.upstreamTls)) return false;
     const [a, b] = await Promise.all([resolveListen(proxy.listen), resolveListen(declaration.listen)]);
     return a.host === b.host && a.port === b.port;
   }

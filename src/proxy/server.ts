@@ -37,6 +37,11 @@ export interface ProxyServerOptions {
   allowedHosts?: readonly string[];
   /** Where a request that failed inside a handler is logged (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * The local CA's directory (see ca.ts), created on first use, that proxies declared with `"tls": {}` mint
+   * their certificates from. Without it such a proxy is refused (400) and only given certificates work.
+   */
+  caDir?: string;
 }
 
 export interface CreateProxyInput {
@@ -45,6 +50,10 @@ export interface CreateProxyInput {
   /** Default `127.0.0.1:0` (a free loopback port). */
   listen?: string;
   enabled?: boolean;
+  /** Terminate TLS: `{}` mints from the CA, `{cert, key}` uses PEM files (see tls.ts). */
+  tls?: { cert?: string; key?: string; hosts?: string[] };
+  /** Originate TLS to the upstream. */
+  upstream_tls?: { servername?: string; ca?: string; verify?: boolean };
 }
 
 /** An extra set of routes served beside the toxiproxy API; answers false for requests that are not its own. */
@@ -64,7 +73,7 @@ export interface ProxyServer {
 }
 
 export async function startProxyServer(options: ProxyServerOptions = {}): Promise<ProxyServer> {
-  const registry = new ProxyRegistry();
+  const registry = new ProxyRegistry({ caDir: options.caDir });
   const declared = [...(options.proxies ?? []), ...(options.configFile ? await readConfig(options.configFile) : [])];
   try {
     if (declared.length > 0) await registry.populate(declared);

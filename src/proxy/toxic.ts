@@ -81,7 +81,7 @@ export function parseAttributes(
   for (const [key, spec] of Object.entries(def.attributes)) {
     const value = attrs[key];
     if (issues.some((i) => i.path === `attributes.${key}`)) continue;
-    if (value < spec.min || value > spec.max) {
+    if (isRequired({ ...spec, default: value })) {
       issues.push({ path: `attributes.${key}`, message: `required for ${def.type}: must be in ${describeRange(spec)}` });
     }
   }
@@ -122,6 +122,14 @@ function parseGiven(def: ToxicDefinition, raw: unknown, attrs: Record<string, nu
     }
     attrs[key] = value;
   }
+}
+
+/**
+ * An attribute whose default lies outside its own range has no default that could apply: a request must give it
+ * (slicer's `average_size`). Catalogs show "required" for it, never the unusable default.
+ */
+export function isRequired(spec: AttributeSpec): boolean {
+  return spec.default < spec.min || spec.default > spec.max;
 }
 
 export function describeRange(spec: AttributeSpec): string {

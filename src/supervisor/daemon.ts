@@ -200,7 +200,7 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
       watchdogMonitor.unref();
     }
     // Every route on the controller port checks the Host header (DNS rebinding), inside the error boundary.
-    proxies = await startProxyServer({ host: '127.0.0.1', port: system.controllerPort, processMetrics: true, allowedHosts: LOOPBACK_HOSTS, log });
+    proxies = await startProxyServer({ host: '127.0.0.1', port: system.controllerPort, processMetrics: true, allowedHosts: LOOPBACK_HOSTS, log, caDir: `${paths.root}/ca` });
     // Every proxy exists before any process starts, so each client connects through its proxy from the start.
     for (const edge of system.proxies) {
       await proxies.createProxy({ name: edge.name, listen: `127.0.0.1:${edge.listen}`, upstream: edge.upstream });
