@@ -1,7 +1,8 @@
 /**
  * `faultline load`: an open-model load run from flags. Parses and validates flags (each error names its flag),
  * wires the outputs (progress line, JSON lines, Prometheus) and maps the outcome to exit codes:
- * 0 valid run, 1 invalid (generator-bound) run, 2 bad input, 130 interrupted.
+ * 0 valid run, 1 invalid (generator-bound) run, 2 bad input, 130 interrupted. `--export k6` writes the same run
+ * as a k6 script instead of running it (src/load/k6/export.ts, docs/scale-out.md).
  */
 import type { Command } from 'commander';
 import { EXIT } from '../core/exit.ts';
@@ -15,6 +16,7 @@ import { formatSummary } from '../load/outputs/text.ts';
 import type { LoadOptions, ScheduleSpec } from '../load/run.ts';
 import { parseDuration, parseNumber } from '../core/units.ts';
 import { parseStages } from '../load/units.ts';
+import { progressLine } from './options.ts';
 
 /** Flags shared by `load` and `breakpoint`, as commander hands them over (strings: we validate them). */
 export interface CommonFlags {
@@ -34,6 +36,7 @@ export interface CommonFlags {
   metricsPort?: string;
   progress?: boolean;
   precise?: boolean;
+  warmup?: boolean;
 }
 
 /** Adds the flags `load` and `breakpoint` share. */
@@ -54,6 +57,7 @@ export function addCommonFlags(cmd: Command): Command {
     .option('--out <file>', 'also write the JSON lines to this file')
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics while running')
     .option('--precise', 'busy-wait the last ms before each arrival: µs dispatch lag, but one busy core')
+    .option('--no-warmup', 'start the schedule cold (default: ~0.3 s of warm-up first, nothing sent to the target, not counted)')
     .option('--no-progress', 'no live progress line on stderr');
 }
 
@@ -85,7 +89,7 @@ export async function commonOptions(
     });
   }
   const outputs: LoadOutput[] = [];
-  if (f.progress !== false && !f.json) outputs.push(progressOutput(process.stderr));
+  if (f.progress !== false && !f.json) outputs.push(process.stderr.isTTY ? progressOutput(process.stderr) : plainProgress());
   const files: ReturnType<typeof jsonlOutput>[] = [];
   if (f.json) files.push(jsonlOutput(process.stdout));
   if (f.out) files.push(jsonlOutput(f.out, { keepOpen }));
@@ -107,10 +111,24 @@ export async function commonOptions(
       max_lag_ms: parseDuration(f.maxLag ?? '5ms', '--max-lag'),
       error_status_from: f.errorStatus === undefined ? undefined : int(f.errorStatus, '--error-status', 201, 600),
       spin_ms: f.precise ? 1 : 0,
+      warmup: f.warmup !== false,
       outputs,
     },
     prom,
     files,
+  };
+}
+
+/** Progress off a TTY (CI logs, pipes): one plain line every 5 s, where the TTY gets a live line every second. */
+function plainProgress(): LoadOutput {
+  const line = progressLine(process.stderr);
+  let planned = 0;
+  return {
+    start: (info) => void (planned = Math.ceil(info.planned_duration_s)),
+    second(s) {
+      const t = s.total;
+      line.update(`[${s.t_s + 1}/${planned}s] target ${s.target_rps}/s sent ${t.sent}/s done ${t.completed}/s drop ${t.dropped} p99 ${t.latency_ms.p99}ms`);
+    },
   };
 }
 
@@ -138,6 +156,8 @@ interface LoadFlags extends CommonFlags {
   stages?: string;
   startRate?: string;
   dryRun?: boolean;
+  export?: string;
+  experiment?: string;
 }
 
 function scheduleFrom(f: LoadFlags): ScheduleSpec {
@@ -178,7 +198,9 @@ export function registerLoad(program: Command): void {
       .option('--duration <duration>', 'run length with --rate (e.g. 60s, 5m)', undefined)
       .option('--stages <list>', 'ramps instead of --rate: "30s:100,60s:500" = to 100/s over 30s, then to 500/s over 60s')
       .option('--start-rate <n>', 'rate the first stage ramps from (default 0)')
-      .option('--dry-run', 'print the planned requests (JSON lines) and send nothing'),
+      .option('--dry-run', 'print the planned requests (JSON lines) and send nothing')
+      .option('--export <format>', 'write the run as a script for another engine instead of running it: k6 (docs/scale-out.md)')
+      .option('--experiment <file>', "with --export: thresholds from this experiment's SLOs; its rate, windows, mix, seed and timeout unless flags say otherwise"),
   )
     .addHelpText(
       'after',
@@ -187,15 +209,22 @@ Latency is measured from each request's *intended* start (coordinated-omission-f
 a run where the generator fell behind (dispatch lag p99 > --max-lag, or drops while it was late) is reported
 INVALID and exits 1, so a slow client is never blamed on the server.
 
+Before the schedule's t0 the generator warms up (unless --no-warmup): a short rehearsal of its own hot path
+against a sink in its own process, and the target's first connections opened ahead. Nothing is sent to the
+target and nothing counts; the summary says what it did (--json: "warmup": {duration_ms, rehearsal_requests,
+connections_opened, target_requests}).
+
 Examples:
   faultline load --target http://127.0.0.1:8080 --rate 500 --duration 60s
   faultline load --target http://127.0.0.1:8080 --mix experiments/mixes/lab-default.yaml --rate 300 --seed 42
   faultline load --target http://127.0.0.1:8080 --stages "30s:100,60s:500" --arrivals poisson --json --out run.jsonl
   faultline load --target http://127.0.0.1:8080 --rate 20000 --duration 10s --throughput --connections 64
   faultline load --target http://127.0.0.1:8080 --rate 200 --duration 30s --metrics-port 9464
-  faultline load --target http://127.0.0.1:8080 --mix experiments/mixes/lab-default.yaml --rate 5 --duration 1s --dry-run --seed 7`,
+  faultline load --target http://127.0.0.1:8080 --mix experiments/mixes/lab-default.yaml --rate 5 --duration 1s --dry-run --seed 7
+  faultline load --export k6 --target http://127.0.0.1:8080 --experiment experiments/payments-latency-ci.yaml > script.js`,
     )
     .action(async (f: LoadFlags) => {
+      if (f.export !== undefined || f.experiment !== undefined) return exportScript(f);
       const schedule = scheduleFrom(f);
       const { options, prom } = await commonOptions(f);
       const { planRequests, runLoad } = await import('../load/run.ts');
@@ -219,4 +248,38 @@ Examples:
         await prom?.close();
       }
     });
+}
+
+/** `--export k6`: the same run (schedule, mix, seed, in-flight cap, timeout) as a k6 script on stdout; nothing is sent. */
+async function exportScript(f: LoadFlags): Promise<void> {
+  if (f.export !== 'k6') {
+    throw new FaultlineError('INVALID_INPUT', f.export === undefined ? '--experiment: only used with --export' : `--export: the one format is k6 (got "${f.export}")`, { field: '--export' });
+  }
+  const [{ exportK6 }, exp] = await Promise.all([
+    import('../load/k6/export.ts'),
+    f.experiment === undefined ? undefined : import('../runner/schema.ts').then((m) => m.loadExperiment(f.experiment!)),
+  ]);
+  if (!f.target) throw new FaultlineError('INVALID_INPUT', '--target: required (the URL the script loads; k6 run -e FAULTLINE_TARGET=… overrides its origin)', { field: '--target' });
+  const w = exp?.windows;
+  const fromExperiment = exp !== undefined && f.rate === undefined && f.stages === undefined;
+  // The schedule `faultline run` drives for the experiment: its rate over every window, plus 2 s (src/runner/run.ts).
+  const schedule: ScheduleSpec = fromExperiment
+    ? { executor: 'constant', rate_rps: exp.load.rate, duration_ms: (w!.warmup_s + w!.baseline_s + w!.fault_s + w!.recovery_s + 2) * 1000 }
+    : scheduleFrom(f);
+  const int = (v: string | undefined, flag: string, min: number, max: number): number | undefined =>
+    v === undefined ? undefined : parseNumber(v, flag, { min, max, integer: true });
+  const out = exportK6({
+    target: f.target,
+    schedule,
+    mixFile: f.mix ?? exp?.mix_path,
+    seed: int(f.seed, '--seed', 0, 0xffffffff) ?? exp?.load.seed,
+    arrivals: f.arrivals as ArrivalKind,
+    max_in_flight: int(f.maxInFlight, '--max-in-flight', 1, 1_000_000),
+    timeout_ms: f.timeout !== undefined && f.timeout !== '10s' ? parseDuration(f.timeout, '--timeout') : (exp?.load.timeout_ms ?? parseDuration(f.timeout ?? '10s', '--timeout')),
+    error_status_from: int(f.errorStatus, '--error-status', 201, 600),
+    slis: exp?.hypothesis.sli,
+    origin: `faultline ${process.argv.slice(2).join(' ')}`,
+  });
+  process.stdout.write(out.script);
+  if (!f.json) process.stderr.write(`k6 script: seed ${out.seed}, ${Object.keys(out.options.thresholds).length} threshold(s)${out.notes.map((n) => `\n  note: ${n}`).join('')}\n`);
 }

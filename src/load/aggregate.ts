@@ -112,6 +112,10 @@ export class Aggregator {
   readonly #runLag = newHistogram();
   #secGeneratorDropped = 0;
   #runGeneratorDropped = 0;
+  /** Scratch all-endpoint histograms for flush(), reset each second (a fresh one only when a caller keeps it). */
+  readonly #allIntended = newHistogram();
+  readonly #allSent = newHistogram();
+  readonly #allSec = new Counters();
   /** Monotonic ms of the last response or failure, for the achieved-rate window. */
   lastOutcomeAt = 0;
 
@@ -172,9 +176,12 @@ export class Aggregator {
     generatorDropped: number;
     histogram?: Histogram;
   } {
-    const allSec = new Counters();
-    const allIntended = newHistogram();
-    const allSent = newHistogram();
+    const allSec = this.#allSec;
+    allSec.reset();
+    const allIntended = keepHistogram ? newHistogram() : this.#allIntended;
+    const allSent = this.#allSent;
+    allIntended.reset();
+    allSent.reset();
     const endpoints: Record<string, EndpointStats> = {};
     this.#slots.forEach((s, k) => {
       endpoints[this.names[k]] = stats(s.sec, s.secIntended, s.secSent);

@@ -62,10 +62,11 @@ test('bad flags and bad mix files exit 2 naming the field', async () => {
 test('--help shows examples; a short run prints JSON lines and exits 0', async () => {
   const srv = await startServer(answer());
   try {
-    const [loadHelp, bpHelp, run] = await Promise.all([
+    const [loadHelp, bpHelp, run, bp] = await Promise.all([
       cli(['load', '--help']),
       cli(['breakpoint', '--help']),
       cli(['load', '--target', srv.url, '--rate', '50', '--duration', '1s', '--seed', '5', '--json', '--max-lag', '1s']),
+      cli(['breakpoint', '--target', srv.url, '--start', '20', '--step', '20', '--step-duration', '1s', '--max', '40', '--json', '--max-lag', '1s']),
     ]);
     assert.equal(loadHelp.code, 0);
     assert.match(loadHelp.stdout, /Examples:\n {2}faultline load --target/);
@@ -79,6 +80,22 @@ test('--help shows examples; a short run prints JSON lines and exits 0', async (
     assert.equal(summary.type, 'summary');
     assert.equal(summary.seed, 5);
     assert.equal(summary.total!.sent, 50);
+    // The warm-up is reported, and none of it is in the counts.
+    const warm = (summary as { warmup?: { target_requests: number; rehearsal_requests: number } }).warmup;
+    assert.equal(warm?.target_requests, 0);
+    assert.ok((warm?.rehearsal_requests ?? 0) > 0);
+    // breakpoint --json: one line per step, then the verdict with what stopped the ramp and the ramp itself.
+    assert.equal(bp.code, 0, bp.stderr);
+    const bpLines = bp.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(bpLines.filter((l) => l.type === 'step').length, 2);
+    const verdict = bpLines.find((l) => l.type === 'breakpoint')!;
+    assert.equal(verdict.status, 'not_reached');
+    assert.equal(verdict.stopped_by, 'max_rps');
+    assert.equal(verdict.max_rps_derived, false);
+    assert.equal(verdict.recommended_rps, 26);
+    const ramp = verdict.ramp as { rate_rps: number; achieved_rps: number; p99_ms: number; error_rate: number; dispatch_lag_p99_ms: number }[];
+    assert.deepEqual(ramp.map((s) => s.rate_rps), [20, 40]);
+    for (const s of ramp) for (const k of ['achieved_rps', 'p99_ms', 'error_rate', 'dispatch_lag_p99_ms'] as const) assert.equal(typeof s[k], 'number');
   } finally {
     await srv.close();
   }

@@ -56,13 +56,21 @@ export class RateProfile {
     return this.#cum[this.#cum.length - 1];
   }
 
-  /** Index of the segment active at t (the last one for t past the end). */
+  /**
+   * Index of the segment active at t (the last one for t past the end). Binary search: a staircase with no top
+   * has tens of thousands of steps, and this runs every second on the engine's timer.
+   */
   segmentAt(t_ms: number): number {
-    for (let k = 0; k < this.segments.length; k++) {
-      const s = this.segments[k];
-      if (t_ms < s.start_ms + s.duration_ms) return k;
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = segs[mid];
+      if (t_ms < s.start_ms + s.duration_ms) hi = mid;
+      else lo = mid + 1;
     }
-    return this.segments.length - 1;
+    return Math.max(0, lo);
   }
 
   /** Planned rate at t, req/s. */

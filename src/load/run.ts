@@ -18,6 +18,7 @@ import { compileMix, DEFAULT_EXPECT, defaultMix, loadMixFile, RequestFactory, ty
 import type { LoadOutput, RunInfo } from './outputs/output.ts';
 import type { RateProfile } from './profile.ts';
 import type { LoadEvent, LoadSummary, OpenRequest, RequestRecord, SecondSample } from './samples.ts';
+import { DEFAULT_REHEARSAL_MS, warmConnections, warmUp, type WarmupReport, type WarmupSettings } from './warmup.ts';
 
 /** Which executor and its config, e.g. `{ executor: 'constant', rate_rps: 500, duration_ms: 60_000 }`. */
 export type ScheduleSpec =
@@ -35,6 +36,8 @@ export interface LoadOptions {
   mix?: MixSpec;
   /** … or a YAML mix file; neither = GET the target URL. */
   mixFile?: string;
+  /** The values the mix's `${NAME}` references read (default: this process's environment). */
+  mixEnv?: Record<string, string | undefined>;
   /** uint32; default: a random one, reported in the summary so the run can be repeated. */
   seed?: number;
   /** accuracy: pipelining 1, many connections. throughput: pipelining > 1 (head-of-line blocking skews latency). */
@@ -65,11 +68,23 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Attach each second's latency histogram to its sample (for callers that merge them, e.g. breakpoint). */
   keep_histograms?: boolean;
+  /**
+   * Warm the generator up before t0 (default on): a ~200 ms rehearsal of the run's hot path against a sink in
+   * this process, and the target's first connections opened ahead. Nothing is sent to the target and nothing
+   * counts in the results; the summary reports it as `warmup`. `false` = start cold.
+   */
+  warmup?: boolean | WarmupSettings;
 }
 
 /** A running load test: iterate it for per-second samples (then the summary), or await `result`. */
 export interface LoadRun extends AsyncIterable<LoadEvent> {
   readonly result: Promise<LoadSummary>;
+  /**
+   * Wall-clock epoch ms of the schedule's t0, once the warm-up is over and the first arrival is due: what a caller
+   * that lays windows over the run (baseline, fault, recovery) should measure them from. Rejects if the run fails
+   * before it starts.
+   */
+  readonly started: Promise<number>;
   readonly info: RunInfo;
   abort(): void;
   /** Requests in flight right now, with their intended starts (only with `on_request`). */
@@ -87,6 +102,7 @@ const OptionsSchema = z.strictObject({
   arrivals: z.enum(ARRIVAL_KINDS).default('uniform'),
   mix: z.unknown().optional(),
   mixFile: z.string().optional(),
+  mixEnv: z.record(z.string(), z.string().optional()).optional(),
   seed: z.number().int().min(0).max(0xffffffff).optional(),
   mode: z.enum(['accuracy', 'throughput']).default('accuracy'),
   connections: z.number().int().min(1).max(10_000).optional(),
@@ -101,6 +117,12 @@ const OptionsSchema = z.strictObject({
   outputs: z.array(z.any()).default([]),
   signal: z.any().optional(),
   keep_histograms: z.boolean().default(false),
+  warmup: z
+    .union([
+      z.boolean(),
+      z.strictObject({ rehearsal_ms: z.number().int().min(0).max(10_000).optional(), connections: z.number().int().min(0).max(10_000).optional() }),
+    ])
+    .default(true),
 });
 
 interface Resolved {
@@ -124,10 +146,12 @@ interface Resolved {
   outputs: LoadOutput[];
   signal: AbortSignal | undefined;
   keepHistograms: boolean;
+  /** null = no warm-up. */
+  warmup: { rehearsal_ms: number; connections: number } | null;
 }
 
 function issuesOf(err: z.ZodError, prefix = ''): Issue[] {
-  return err.issues.map((i) => ({ path: prefix + i.path.map(String).join('.'), message: i.message }));
+  return err.issues.map((i) => ({ path: prefix + i.path.map(String).join('.') || 'options', message: i.message }));
 }
 
 function fail(issues: Issue[]): never {
@@ -173,26 +197,28 @@ function resolve(options: LoadOptions): Resolved {
   if (o.mix !== undefined && o.mixFile !== undefined) fail([{ path: 'mix', message: 'give mix or mixFile, not both' }]);
   const mix =
     o.mixFile !== undefined
-      ? loadMixFile(o.mixFile)
+      ? loadMixFile(o.mixFile, o.mixEnv ?? process.env)
       : o.mix !== undefined
-        ? compileMix(o.mix)
+        ? compileMix(o.mix, 'mix', o.mixEnv ?? process.env)
         : defaultMix(url.pathname + url.search);
   const withMix = o.mixFile !== undefined || o.mix !== undefined;
   const dflt = MODE_DEFAULTS[o.mode];
   const pipelining = o.pipelining ?? dflt.pipelining;
+  const connections = o.connections ?? dflt.connections;
+  const profile = def.plan(cfg.data);
   if (o.mode === 'accuracy' && pipelining > 1) {
     fail([{ path: 'pipelining', message: 'accuracy mode sends one request per connection at a time; use mode "throughput" for pipelining > 1' }]);
   }
   return {
     url,
-    profile: def.plan(cfg.data),
+    profile,
     executor: def.name,
     arrivals: o.arrivals,
     mix,
     prefix: withMix ? url.pathname.replace(/\/+$/, '') : '',
     seed: o.seed ?? (Math.floor(Math.random() * 0x100000000) >>> 0),
     mode: o.mode,
-    connections: o.connections ?? dflt.connections,
+    connections,
     pipelining,
     maxInFlight: o.max_in_flight,
     timeoutMs: o.timeout_ms,
@@ -204,7 +230,28 @@ function resolve(options: LoadOptions): Resolved {
     outputs: o.outputs as LoadOutput[],
     signal: o.signal as AbortSignal | undefined,
     keepHistograms: o.keep_histograms,
+    warmup:
+      o.warmup === false
+        ? null
+        : {
+            rehearsal_ms: (o.warmup === true ? undefined : o.warmup.rehearsal_ms) ?? DEFAULT_REHEARSAL_MS,
+            connections: (o.warmup === true ? undefined : o.warmup.connections) ?? warmConnections(peakRate(profile), connections),
+          },
   };
+}
+
+/**
+ * The plan's highest rate over its first 10 s (segments are linear, so at an end point or at 10 s): what the
+ * warm-up opens connections for. A staircase with no top would otherwise ask for the whole pool at its first step.
+ */
+function peakRate(profile: RateProfile): number {
+  const horizon = Math.min(10_000, profile.total_ms);
+  let peak = profile.rateAt(Math.max(0, horizon - 1));
+  for (const s of profile.segments) {
+    if (s.start_ms >= horizon) break;
+    peak = Math.max(peak, s.from_rps, s.start_ms + s.duration_ms <= horizon ? s.to_rps : 0);
+  }
+  return peak;
 }
 
 /** Bound on arrivals whatever the plan: the expected count plus a wide Poisson margin. */
@@ -258,6 +305,13 @@ export function runLoad(options: LoadOptions): LoadRun {
   };
   const queue = new EventQueue<LoadEvent>();
   let engine: Engine | undefined;
+  let markStarted: (t: number) => void = () => {};
+  let failStarted: (err: unknown) => void = () => {};
+  const started = new Promise<number>((resolve, reject) => {
+    markStarted = resolve;
+    failStarted = reject;
+  });
+  started.catch(() => {});
 
   const result = (async (): Promise<LoadSummary> => {
     try {
@@ -271,6 +325,20 @@ export function runLoad(options: LoadOptions): LoadRun {
         queue.push(s);
         for (const o of r.outputs) o.second(s);
       };
+      let warmup: WarmupReport | null = null;
+      let spare: Awaited<ReturnType<typeof warmUp>>['spare'] = [];
+      if (r.warmup) {
+        ({ report: warmup, spare } = await warmUp({
+          mix: r.mix,
+          seed: r.seed,
+          prefix: r.prefix,
+          origin: r.url.origin,
+          connections: r.warmup.connections,
+          timeout_ms: r.timeoutMs,
+          rehearsal_ms: r.warmup.rehearsal_ms,
+          signal: ctrl.signal,
+        }));
+      }
       engine = new Engine({
         profile: r.profile,
         schedule: new Schedule(r.profile, r.arrivals, r.seed, arrivalLimit(r.profile)),
@@ -280,7 +348,7 @@ export function runLoad(options: LoadOptions): LoadRun {
           connections: r.connections,
           pipelining: r.pipelining,
           timeout_ms: r.timeoutMs,
-        }),
+        }, spare),
         agg,
         maxInFlight: r.maxInFlight,
         lagThreshold_ms: r.maxLagMs,
@@ -293,7 +361,10 @@ export function runLoad(options: LoadOptions): LoadRun {
         selfWatch: r.selfWatch,
         signal: ctrl.signal,
       });
-      const res = await engine.run();
+      const running = engine.run();
+      // run() has set t0 synchronously, before its first await.
+      markStarted(engine.startedAtWall);
+      const res = await running;
       const t = agg.totals();
       const plannedS = r.profile.total_ms / 1000;
       const windowS = res.aborted ? res.elapsed_ms / 1000 : plannedS;
@@ -341,6 +412,7 @@ export function runLoad(options: LoadOptions): LoadRun {
           unmeasurable_seconds: res.unmeasurableSeconds,
           cpu_pressure_max: res.cpuPressureMax === null ? null : Math.round(res.cpuPressureMax * 1000) / 1000,
         },
+        warmup,
         valid: reasons.length === 0,
         invalid_reasons: reasons,
       };
@@ -349,6 +421,7 @@ export function runLoad(options: LoadOptions): LoadRun {
       queue.end();
       return summary;
     } catch (err) {
+      failStarted(err);
       queue.fail(err);
       throw err;
     } finally {
@@ -361,6 +434,7 @@ export function runLoad(options: LoadOptions): LoadRun {
   return {
     info,
     result,
+    started,
     abort: () => ctrl.abort(),
     outstanding: () => engine?.outstanding() ?? [],
     [Symbol.asyncIterator]: () => queue.iterator(),

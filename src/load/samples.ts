@@ -4,6 +4,7 @@
  * Prometheus, the library's async iterable); outputs know these types and nothing of executors or the engine.
  */
 import type { Histogram, Percentiles } from './histogram.ts';
+import type { WarmupReport } from './warmup.ts';
 
 /**
  * What one request came to, from the user's side. `ok` = answered with a status its endpoint expects (200–399
@@ -143,6 +144,11 @@ export interface LoadSummary {
     unmeasurable_seconds: number;
     cpu_pressure_max: number | null;
   };
+  /**
+   * What the generator did before t0 (src/load/warmup.ts): its rehearsal against an in-process sink and the
+   * connections it opened to the target. Nothing of it is in the counts above; null when warm-up was off.
+   */
+  warmup: WarmupReport | null;
   /** False when the generator could not keep up: the latencies then say more about the client than the server. */
   valid: boolean;
   invalid_reasons: string[];

@@ -17,6 +17,8 @@ export interface Received {
 export interface TestServer {
   url: string;
   received: Received[];
+  /** When each TCP connection was accepted (monotonic ms), in order. */
+  connections: number[];
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export const answer = (status = 200, body = 'ok'): Behaviour => (_req, res) => {
  */
 export async function startServer(behaviour: Behaviour = answer(), { record = true } = {}): Promise<TestServer> {
   const received: Received[] = [];
+  const connections: number[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -48,11 +51,13 @@ export async function startServer(behaviour: Behaviour = answer(), { record = tr
     });
   });
   server.keepAliveTimeout = 30_000;
+  server.on('connection', () => connections.push(now()));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    connections,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

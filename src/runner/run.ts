@@ -119,7 +119,7 @@ export async function runExperiment(file: Experiment, target: RunTarget, opts: R
   let integrity: Integrity | undefined;
   try {
     st.mitigation = await applyMitigations(target.view.switches, exp.mitigations);
-    startLoad(st);
+    await startLoad(st);
     const steady = await baseline(st);
     if (st.opts.signal?.aborted) st.interrupted = true;
     else if (!steady) st.marks.fault_start = st.marks.fault_end = st.marks.recovery_end = Date.now();
@@ -231,15 +231,20 @@ function prepare(exp: Experiment, target: RunTarget, opts: RunOptions): RunState
  * Starts the open-model load and the scrapes; the planned marks are re-anchored on the load's first instant. With
  * engine k6, k6 sends the load (started by the user, e.g. on k6-operator) and only the scrapes start here.
  */
-function startLoad(st: RunState): void {
-  const shift = Date.now() - st.marks.start;
-  for (const k of ['start', 'baseline_start', 'fault_start', 'fault_end', 'recovery_end'] as const) st.marks[k] += shift;
+async function startLoad(st: RunState): Promise<void> {
+  const anchor = (at: number): void => {
+    const shift = at - st.marks.start;
+    for (const k of ['start', 'baseline_start', 'fault_start', 'fault_end', 'recovery_end'] as const) st.marks[k] += shift;
+  };
+  anchor(Date.now());
   if (st.exp.load.engine === 'k6') {
     st.scraper.start();
     st.notes.push(`load sent by k6; its results are read from ${st.exp.load.results} after the run`);
     return;
   }
   st.load = runLoad(st.loadOptions);
+  // The generator warms up first (JIT, connections): the run's clock starts with its schedule, not before.
+  anchor(await st.load.started.catch(() => Date.now()));
   st.scraper.start();
   const recorder = new LoadSeriesRecorder(st.store, st.marks.start);
   st.consumed = (async () => {

@@ -30,7 +30,7 @@ describe('CI game day', { skip, timeout: 420_000 }, () => {
     rmSync(outDir, { recursive: true, force: true });
   });
 
-  test('every after-mitigation verdict is held; the naive lab still cascades', async () => {
+  test('every after-mitigation verdict is held; the naive lab still cascades', async (t) => {
     const s = await runDemo({ planFile: PLAN, stateDir, outDir, skipSetup: true, log: (l) => process.stdout.write(`# ${l}\n`) });
     const table = s.runs
       .map((r) => `${r.key} ${r.variant}: ${r.verdict.result} (${r.verdict.reasons.join('; ')})${r.retried ? ` — re-run once: the first attempt was ${r.retried.result} (${r.retried.reasons.join('; ')})` : ''}`)
@@ -38,6 +38,13 @@ describe('CI game day', { skip, timeout: 420_000 }, () => {
     for (const r of s.runs.filter((x) => x.retried)) process.stdout.write(`# re-ran ${r.key} ${r.variant} once: its first attempt was invalid (unmeasurable)\n`);
     process.stdout.write(`# game day in ${s.wall_s} s:\n${table.replace(/^/gm, '#   ')}\n`);
     assert.equal(s.runs.length, 5, table);
+    // Still unmeasurable after its re-run: the machine, not the lab, shaped that run. No claim either way about
+    // it, and the gate is not judged on numbers the verdict itself disowns (a held verdict is never invalid).
+    const unmeasured = s.runs.filter((r) => r.verdict.result === 'invalid' && r.verdict.reasons.some((x) => /unmeasurable|load generator:/.test(x)));
+    if (unmeasured.length > 0) {
+      t.skip(`unmeasurable twice on this machine: ${unmeasured.map((r) => `${r.key} ${r.variant}`).join(', ')}`);
+      return;
+    }
     assert.deepEqual(s.gate_failures, [], `after-mitigation verdicts that did not hold:\n${table}`);
     for (const r of s.runs.filter((x) => x.variant === 'after')) {
       assert.ok(r.verdict.fault_availability !== null && r.verdict.fault_availability >= 0.999, `${r.key}: reads ${r.verdict.fault_availability}`);

@@ -28,9 +28,9 @@ interface Ran {
   stdout: string;
   stderr: string;
 }
-function faultline(args: string[]): Promise<Ran> {
+function faultline(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 150_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [BIN, ...args], { timeout: 150_000, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -47,6 +47,7 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
   let stateDir = '';
   let work = '';
   let controller = '';
+  let apiUrl = '';
 
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'faultline-runner-'));
@@ -58,6 +59,7 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     assert.equal(up.code, 0, up.stderr);
     process.stdout.write(`# lab cold start: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     controller = `http://127.0.0.1:${base + CONTROLLER_PORT_OFFSET}`;
+    apiUrl = `http://127.0.0.1:${base + 80}`;
   });
 
   after(async () => {
@@ -83,12 +85,14 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     const v = JSON.parse(r.stdout) as Verdict & { dir: string };
     assert.ok(['held', 'degraded', 'failed'].includes(v.result), `${v.result}: ${v.reasons.join('; ')}`);
     assert.equal(r.code, v.result === 'held' ? 0 : 1);
-    for (const key of ['baseline_p99', 'fault_p99', 'baseline_err_rate', 'fault_err_rate', 'fault_availability', 'mttr_s', 'time_to_detect_s'] as const) {
+    for (const key of ['baseline_p99', 'fault_p99', 'baseline_err_rate', 'fault_err_rate', 'fault_availability', 'mttr_s'] as const) {
       assert.equal(typeof v[key], 'number', `${key} = ${v[key]} (${v.reasons.join('; ')})`);
     }
-    // 300 ms on every byte to payments: the write path's p99 rose well past its baseline, and the fault was seen.
-    assert.ok(v.fault_p99! > v.baseline_p99! + 200, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
-    assert.ok(v.time_to_detect_s! <= 5, `detect ${v.time_to_detect_s}`);
+    // Time to detect is the first moment an SLI left its steady state: a run that never left it has none.
+    assert.ok(typeof v.time_to_detect_s === 'number' || (v.result === 'held' && v.slis.every((x) => !x.breached_under_fault)), `detect ${v.time_to_detect_s} for ${v.result}`);
+    // 100 ms on every answer from payments: the write path's p99 rose past its baseline.
+    assert.ok(v.fault_p99! > v.baseline_p99! + 60, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
+    assert.ok(v.time_to_detect_s === null || v.time_to_detect_s <= 5, `detect ${v.time_to_detect_s}`);
     assert.ok(v.mttr_s! <= 15, `mttr ${v.mttr_s}`);
     assert.ok(v.fault_availability! >= 0.99);
     assert.ok(v.blast_radius.endpoints_total > 0 && v.blast_radius.fraction >= 0 && v.blast_radius.fraction <= 1);
@@ -96,9 +100,14 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     const charges = v.load.counters.find((c) => c.name === 'payments_charges')!;
     assert.ok(charges.offered!.fault > 0 && v.load.amplification !== null && v.load.amplification > 0.5, JSON.stringify(v.load));
     assert.equal(v.load.amplification_of, 'payments_charges per create_order');
-    // Every check of lab/faultline.yaml ran and passed: no order twice, every acknowledged order on both databases.
+    // Every check of lab/faultline.yaml ran and passed: no order twice, every acknowledged order on both databases,
     assert.equal(v.integrity.checked, true, v.integrity.notes.join('; '));
-    assert.deepEqual(v.integrity.checks.map((c) => [c.name, c.ok]), [['every_order_once', true], ['acknowledged_on_primary', true], ['acknowledged_on_replica', true]], JSON.stringify(v.integrity));
+    // …no order stranded in processing, and no charge replayed (the experiment's gate on the duplicate_charges counter).
+    assert.deepEqual(
+      v.integrity.checks.map((c) => [c.name, c.ok]),
+      [['every_order_once', true], ['no_order_stranded', true], ['acknowledged_on_primary', true], ['acknowledged_on_replica', true], ['duplicate_charges increase', true]],
+      JSON.stringify(v.integrity),
+    );
     const acked = v.integrity.checks.find((c) => c.name === 'acknowledged_on_primary')!;
     assert.match(acked.expected, /^≥ [1-9]\d* \(acknowledged create_order writes/, acked.expected);
     for (const f of ['experiment.yaml', 'run.json', 'series.jsonl', 'requests.jsonl', 'fault-events.jsonl', 'verdict.json', 'journal.json', 'report.md', 'report.html', 'junit.xml']) {
@@ -204,5 +213,19 @@ faults: [{ type: latency, target: payments, params: { delay_ms: 100 } }]
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /load\.rate/);
     assert.match(bad.stderr, /hypothesis/);
+  });
+
+  test('a Chaos Toolkit experiment, as written for chaostoolkit-toxiproxy, runs on the lab: hypothesis, method, rollback', async () => {
+    const file = new URL('../../examples/ctk/lab-payments-latency.json', import.meta.url).pathname;
+    const journalPath = join(work, 'ctk-journal.json');
+    const r = await faultline(['run', file, '--state-dir', stateDir, '--out', join(work, 'ctk'), '--journal-path', journalPath], { LAB_API_URL: apiUrl });
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const j = JSON.parse(readFileSync(journalPath, 'utf8')) as { status: string; deviated: boolean; run: { activity: { name: string }; status: string }[]; rollbacks: { activity: { name: string }; status: string }[] };
+    assert.equal(j.status, 'completed');
+    assert.equal(j.deviated, false);
+    assert.deepEqual(j.run.map((x) => `${x.activity.name}:${x.status}`), ['slow-payments:succeeded', 'api-still-ready:succeeded']);
+    assert.deepEqual(j.rollbacks.map((x) => `${x.activity.name}:${x.status}`), ['remove-payments-latency:succeeded']);
+    const proxies = (await (await fetch(`${controller}/proxies`)).json()) as Record<string, { toxics: unknown[] }>;
+    assert.deepEqual(proxies.payments.toxics, [], 'the rollback removed the toxic');
   });
 });

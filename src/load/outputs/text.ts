@@ -37,6 +37,13 @@ export function formatSummary(s: LoadSummary): string {
       `event-loop delay p99 ${g.event_loop_delay_ms.p99} ms; cpu user ${g.cpu_s.user}s sys ${g.cpu_s.system}s; ` +
       `unmeasurable seconds ${g.unmeasurable_seconds}; machine CPU pressure max ${g.cpu_pressure_max === null ? 'n/a' : `${Math.round(g.cpu_pressure_max * 100)} %`}`,
   );
+  const w = s.warmup;
+  lines.push(
+    w
+      ? `  warm-up (not counted above): ${w.duration_ms} ms, ${w.rehearsal_requests} rehearsal requests to an in-process sink, ` +
+          `${w.connections_opened} connections opened to the target, ${w.target_requests} requests sent to it`
+      : '  warm-up: off',
+  );
   lines.push(
     s.valid
       ? '  run VALID: the generator kept to its schedule'

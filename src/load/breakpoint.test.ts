@@ -1,0 +1,111 @@
+/**
+ * The breakpoint's verdict rules (pure), the staircase with no top, and a ramp against a real loopback server that
+ * the generator's in-flight cap stops before the SLO breaks: the result says the generator stopped it, with its
+ * figures, and a lower-bound breakpoint. Latencies are the server's fixed delay; nothing here is timed.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { derivedMaxRps, findBreakpoint, stepVerdict, type StepResult } from './breakpoint.ts';
+import { breakpointSteps } from './executors/breakpoint.ts';
+import { LIMITS } from './executors/executor.ts';
+import { RateProfile } from './profile.ts';
+import { startServer } from './testing.ts';
+
+const step = (over: Partial<StepResult>): StepResult => ({
+  step: 2,
+  rate_rps: 300,
+  seconds: 1,
+  offered: 300,
+  completed: 300,
+  failed: 0,
+  sent_rps: 300,
+  achieved_rps: 300,
+  error_rate: 0,
+  latency_ms: { p99: 10 },
+  dispatch_lag_p99_ms: 1,
+  generator_dropped: 0,
+  valid: true,
+  held: true,
+  broken_by: [],
+  generator: {
+    dispatch_lag_p99_ms: 1,
+    generator_dropped: 0,
+    in_flight_cap_dropped: 0,
+    in_flight_max: 3,
+    event_loop_delay_p99_ms: 0,
+    cpu_pressure_max: null,
+    unmeasurable_seconds: 0,
+    limited_by: [],
+  },
+  ...over,
+});
+
+test('step verdicts: the SLO, the generator, the first step, no answers', () => {
+  assert.equal(stepVerdict(step({}), 200), undefined, 'a held, valid step lets the ramp go on');
+  assert.deepEqual(stepVerdict(step({ held: false }), 200), { status: 'found', stopped_by: 'slo', breakpoint_rps: 200, broken_at_rps: 300, stopped_at_rps: 300 });
+  // A generator-bound step ends the ramp whether or not the SLO held: its numbers describe the generator.
+  for (const held of [true, false]) {
+    assert.deepEqual(stepVerdict(step({ valid: false, held }), 200), {
+      status: 'generator_limit',
+      stopped_by: 'generator',
+      breakpoint_rps: 200,
+      broken_at_rps: null,
+      stopped_at_rps: 300,
+    });
+  }
+  assert.equal(stepVerdict(step({ step: 0, valid: false }), null)?.status, 'invalid');
+  assert.equal(stepVerdict(step({ step: 0, held: false }), null)?.status, 'below_start');
+  assert.equal(stepVerdict(step({ completed: 0 }), 200)?.status, 'unevaluable');
+});
+
+test('no top by default: the staircase fills the 24 h bound, and segment lookups stay exact on it', () => {
+  assert.equal(derivedMaxRps(100, 100, 10_000), 100 + 100 * (8640 - 1));
+  assert.equal(derivedMaxRps(1e6, 1e6, 1000), LIMITS.max_rps);
+  const rates = breakpointSteps({ start_rps: 100, step_rps: 50, max_rps: derivedMaxRps(100, 50, 10_000) });
+  assert.equal(rates.length, 8640);
+  const p = RateProfile.of(rates.map((r) => ({ duration_ms: 10_000, from_rps: r, to_rps: r })));
+  for (const t of [0, 9999, 10_000, 10_001, 43_205_000, 86_399_999, 86_400_000, 99e6]) {
+    const k = Math.min(Math.floor(t / 10_000), rates.length - 1);
+    assert.equal(p.segmentAt(t), k, `t=${t}`);
+    assert.equal(p.rateAt(t), rates[k]);
+  }
+});
+
+test('the generator stops the ramp: in-flight cap drops while latency held → generator_limit, with its figures', async () => {
+  // Every answer takes 40 ms, so requests in flight ≈ rate × 0.04: 2 at 50/s, 20 at 500/s, 32 at 800/s. The cap
+  // is 30. (The self-watch bars are raised: a starved CI box must not stop this ramp before the cap does.)
+  const srv = await startServer((_req, res) => void setTimeout(() => res.writeHead(200).end('ok'), 40), { record: false });
+  try {
+    const r = await findBreakpoint({
+      target: srv.url,
+      seed: 8,
+      start_rps: 50,
+      step_rps: 150,
+      step_duration_ms: 1000,
+      slo: 'p99<1s,errors<1%',
+      max_in_flight: 30,
+      max_lag_ms: 1000,
+      self_watch: { lag_ms: 1000, eld_ms: 1000 },
+    });
+    assert.equal(r.max_rps_derived, true, 'no cap was given');
+    assert.ok(r.max_rps > 100_000);
+    assert.equal(r.status, 'generator_limit', JSON.stringify(r.steps.map((s) => [s.rate_rps, s.generator.limited_by])));
+    assert.equal(r.stopped_by, 'generator');
+    assert.equal(r.breakpoint_is_lower_bound, true);
+    const last = r.steps.at(-1)!;
+    assert.equal(r.stopped_at_rps, last.rate_rps);
+    assert.ok(r.generator!.in_flight_cap_dropped > 0);
+    assert.match(r.generator!.limited_by.join(), /in-flight cap/);
+    assert.ok(last.rate_rps >= 200 && last.rate_rps <= 950, `stopped at ${last.rate_rps}`);
+    assert.equal(r.breakpoint_rps, last.rate_rps - 150);
+    assert.equal(r.recommended_rps, Math.round(r.breakpoint_rps! * 0.65));
+    assert.equal(r.recommended_fraction, 0.65);
+    assert.ok(r.summary.aborted, 'the ramp stopped there');
+    for (const s of r.steps) {
+      assert.ok(s.sent_rps > 0 && s.achieved_rps > 0);
+      assert.equal(typeof s.generator.in_flight_max, 'number');
+    }
+  } finally {
+    await srv.close();
+  }
+});
