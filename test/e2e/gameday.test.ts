@@ -49,12 +49,14 @@ describe('CI game day', { skip, timeout: 420_000 }, () => {
     for (const r of s.runs.filter((x) => x.variant === 'after')) {
       assert.ok(r.verdict.fault_availability !== null && r.verdict.fault_availability >= 0.999, `${r.key}: reads ${r.verdict.fault_availability}`);
     }
-    // The naive lab under 1.5 s of payments latency: the write path's p99 leaves its 1 s SLO (the cascade), as the
-    // users measured it (from per-request latencies, not a histogram bucket), and the verdict is judged on them.
+    // The naive lab under 300 ms of payments latency: its 200 ms charge timeout and budgetless retries turn the slow
+    // dependency into failed writes (or writes past their 1 s SLO), as the users measured them (per-request
+    // outcomes and latencies, not a histogram bucket), and the verdict is judged on them.
     const naive = s.runs.find((r) => r.key === 'exp1-payments-latency' && r.variant === 'before')!;
     assert.notEqual(naive.verdict.result, 'held', table);
     assert.equal(naive.verdict.figures_source, 'users');
-    assert.ok(naive.verdict.fault_p99 !== null && naive.verdict.fault_p99 > 1000, `naive write p99 ${naive.verdict.fault_p99}`);
+    const { fault_err_rate: errs, fault_p99: p99 } = naive.verdict;
+    assert.ok((errs !== null && errs > 0.1) || (p99 !== null && p99 > 1000), `naive writes under the fault: errors ${errs}, p99 ${p99}`);
     for (const r of s.runs) {
       assert.ok(r.verdict.figures.users !== null, `${r.key} ${r.variant}: no users' figures`);
       assert.ok(r.verdict.slis.every((x) => x.source === 'users' && x.other?.source === 'server'), `${r.key} ${r.variant}: both sources side by side`);
