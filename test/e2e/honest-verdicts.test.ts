@@ -161,7 +161,7 @@ describe('honest verdicts: the edge stops answering', { skip, timeout: 300_000 }
     assert.match(junit, /name="under fault read_availability \(users\)[^"]*"><failure /);
     // The report shows both sources, each under its own name.
     const md = readFileSync(join(out, 'report.md'), 'utf8');
-    assert.match(md, /\| users \(load generator\) \| server \(api histograms\) \|/);
+    assert.match(md, /\| users \(load generator\) \| server \(its own histograms\) \|/);
     assert.deepEqual(await activeFaults(), [], 'a fault was left behind');
     return v;
   }
