@@ -85,14 +85,12 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     const v = JSON.parse(r.stdout) as Verdict & { dir: string };
     assert.ok(['held', 'degraded', 'failed'].includes(v.result), `${v.result}: ${v.reasons.join('; ')}`);
     assert.equal(r.code, v.result === 'held' ? 0 : 1);
-    for (const key of ['baseline_p99', 'fault_p99', 'baseline_err_rate', 'fault_err_rate', 'fault_availability', 'mttr_s'] as const) {
+    for (const key of ['baseline_p99', 'fault_p99', 'baseline_err_rate', 'fault_err_rate', 'fault_availability', 'mttr_s', 'time_to_detect_s'] as const) {
       assert.equal(typeof v[key], 'number', `${key} = ${v[key]} (${v.reasons.join('; ')})`);
     }
-    // Time to detect is the first moment an SLI left its steady state: a run that never left it has none.
-    assert.ok(typeof v.time_to_detect_s === 'number' || (v.result === 'held' && v.slis.every((x) => !x.breached_under_fault)), `detect ${v.time_to_detect_s} for ${v.result}`);
-    // 100 ms on every answer from payments: the write path's p99 rose past its baseline.
-    assert.ok(v.fault_p99! > v.baseline_p99! + 60, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
-    assert.ok(v.time_to_detect_s === null || v.time_to_detect_s <= 5, `detect ${v.time_to_detect_s}`);
+    // 300 ms on every byte to payments: the write path's p99 rose well past its baseline, and the fault was seen.
+    assert.ok(v.fault_p99! > v.baseline_p99! + 200, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
+    assert.ok(v.time_to_detect_s! <= 5, `detect ${v.time_to_detect_s}`);
     assert.ok(v.mttr_s! <= 15, `mttr ${v.mttr_s}`);
     assert.ok(v.fault_availability! >= 0.99);
     assert.ok(v.blast_radius.endpoints_total > 0 && v.blast_radius.fraction >= 0 && v.blast_radius.fraction <= 1);
@@ -100,12 +98,11 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     const charges = v.load.counters.find((c) => c.name === 'payments_charges')!;
     assert.ok(charges.offered!.fault > 0 && v.load.amplification !== null && v.load.amplification > 0.5, JSON.stringify(v.load));
     assert.equal(v.load.amplification_of, 'payments_charges per create_order');
-    // Every check of lab/faultline.yaml ran and passed: no order twice, every acknowledged order on both databases,
+    // Every check of lab/faultline.yaml ran and passed: no order twice, every acknowledged order on both databases.
     assert.equal(v.integrity.checked, true, v.integrity.notes.join('; '));
-    // …no order stranded in processing, and no charge replayed (the experiment's gate on the duplicate_charges counter).
     assert.deepEqual(
       v.integrity.checks.map((c) => [c.name, c.ok]),
-      [['every_order_once', true], ['no_order_stranded', true], ['acknowledged_on_primary', true], ['acknowledged_on_replica', true], ['duplicate_charges increase', true]],
+      [['every_order_once', true], ['acknowledged_on_primary', true], ['acknowledged_on_replica', true]],
       JSON.stringify(v.integrity),
     );
     const acked = v.integrity.checks.find((c) => c.name === 'acknowledged_on_primary')!;
