@@ -1,17 +1,6 @@
 /** The chaos API token: random, kept in the state dir (mode 0600), created on first use. */
-import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { stateDirToken } from '../core/token-file.ts';
 
 export function chaosToken(stateDir: string): string {
-  const file = join(stateDir, 'chaos-token');
-  try {
-    const token = readFileSync(file, 'utf8').trim();
-    if (token) return token;
-  } catch {
-    /* first use */
-  }
-  const token = randomBytes(24).toString('hex');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
+  return stateDirToken(stateDir, 'chaos-token');
 }

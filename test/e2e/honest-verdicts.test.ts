@@ -14,11 +14,10 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { chaosToken } from '../../src/controller/token.ts';
 import type { Verdict } from '../../src/runner/evaluate.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 import { CONTROLLER_PORT_OFFSET } from '../../src/supervisor/topology.ts';
-import { freeBasePort } from '../helpers/lab.ts';
+import { activeFaults as injectedFaults, freeBasePort } from '../helpers/lab.ts';
 
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
 const MIX = new URL('../../experiments/mixes/lab-default.yaml', import.meta.url).pathname;
@@ -91,11 +90,7 @@ describe('honest verdicts: the edge stops answering', { skip, timeout: 300_000 }
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const activeFaults = async (): Promise<unknown[]> => {
-    const res = await fetch(`${controller}/chaos/faults`, { headers: { authorization: `Bearer ${chaosToken(stateDir)}` } });
-    const body = (await res.json()) as { faults: { phase: string }[] };
-    return body.faults.filter((f) => f.phase === 'injected');
-  };
+  const activeFaults = (): Promise<unknown[]> => injectedFaults(controller, stateDir);
 
   /** Runs one experiment through the CLI and checks what every "the edge stopped answering" run must show. */
   /**

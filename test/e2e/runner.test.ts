@@ -14,7 +14,7 @@ import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 import { CONTROLLER_PORT_OFFSET } from '../../src/supervisor/topology.ts';
 import { chaosToken } from '../../src/controller/token.ts';
 import type { Verdict } from '../../src/runner/evaluate.ts';
-import { freeBasePort } from '../helpers/lab.ts';
+import { activeFaults as injectedFaults, freeBasePort } from '../helpers/lab.ts';
 
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
 const CI_EXPERIMENT = new URL('../../experiments/payments-latency-ci.yaml', import.meta.url).pathname;
@@ -70,11 +70,7 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const activeFaults = async (): Promise<unknown[]> => {
-    const res = await fetch(`${controller}/chaos/faults`, { headers: { authorization: `Bearer ${chaosToken(stateDir)}` } });
-    const body = (await res.json()) as { faults: { phase: string }[] };
-    return body.faults.filter((f) => f.phase === 'injected');
-  };
+  const activeFaults = (): Promise<unknown[]> => injectedFaults(controller, stateDir);
 
   test('payments latency: a verdict with every number filled, every output, and report regenerates them', async () => {
     const out = join(work, 'latency');

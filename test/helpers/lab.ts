@@ -1,4 +1,5 @@
-/** Shared fixture for e2e files that start a lab: a base port whose every lab port is free right now. */
+/** Shared fixtures for e2e files that start a lab: a base port whose every lab port is free right now, and its injected faults. */
+import { chaosToken } from '../../src/controller/token.ts';
 import { isPortFree } from '../../src/supervisor/health.ts';
 import { labSystem } from '../../src/supervisor/topology.ts';
 import { systemPorts } from '../../src/system/system.ts';
@@ -14,4 +15,11 @@ export async function freeBasePort(): Promise<number> {
     if ((await Promise.all(offsets.map((o) => isPortFree(base + o)))).every(Boolean)) return base;
   }
   throw new Error('no free lab port range found');
+}
+
+/** The faults a lab's controller lists as injected right now (what an e2e test checks is gone after a run). */
+export async function activeFaults(controller: string, stateDir: string): Promise<unknown[]> {
+  const res = await fetch(`${controller}/chaos/faults`, { headers: { authorization: `Bearer ${chaosToken(stateDir)}` } });
+  const body = (await res.json()) as { faults: { phase: string }[] };
+  return body.faults.filter((f) => f.phase === 'injected');
 }
