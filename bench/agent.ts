@@ -8,14 +8,20 @@
  * Servers: `hello` (node:http, answers "hello"); `pg+fetch` (per request a pg query through a Pool plus a fetch to an
  * HTTP upstream). PostgreSQL comes from `faultline up` of examples/shop (its postgres, reached on its own port,
  * not through a proxy); the upstream is a plain node:http child. Load: autocannon (closed model, N connections,
- * D seconds per run, after a warm-up run of the same length). Prints req/s, p99 and the server process's CPU time per
- * request (from /proc: the figure least bent by other work on a shared machine) per variant — median and spread
- * (min–max) over --runs — and each median's difference from the baseline. Target: ≤ 2 % on both.
+ * D seconds per segment).
  *
- * Run: npm run bench:agent [-- --runs 3 --duration 5 --connections 32]
+ * This VM's two cores are not alike (one takes the host's interrupts: the same server does 30–40 % fewer req/s
+ * there), and the machine drifts between fast and slow stretches of tens of seconds. So the servers run pinned to
+ * the last core and autocannon to the first (taskset), the three variants of a server are all started and warmed
+ * up first, then loaded in turn, in a new shuffled order each round: each round's variant figures are divided by
+ * that round's baseline, taken seconds apart. Prints req/s, p99 and the server process's CPU time per request
+ * (from /proc) per variant, median and spread (min–max) over rounds, and the median of the per-round ratios to the
+ * baseline with their spread. Target: ≤ 2 % on req/s and p99.
+ *
+ * Run: npm run bench:agent [-- --runs 9 --duration 3 --connections 32]
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -31,11 +37,11 @@ import { pathOf, pathShape } from '../src/agent/match.ts';
 import { RuleTable } from '../src/agent/rules.ts';
 import { isPortFree } from '../src/supervisor/health.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '32' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '9' }, duration: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' } } });
 const RUNS = Number(values.runs);
 const DURATION_S = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
-if (!(RUNS >= 3)) throw new Error(`--runs: at least 3 (got ${values.runs})`);
+if (!(RUNS >= 3)) throw new Error(`--runs: at least 3 rounds (got ${values.runs})`);
 const BIN = new URL('../bin/faultline', import.meta.url).pathname;
 const SHOP = new URL('../examples/shop/faultline.yaml', import.meta.url).pathname;
 const TOKEN = 'bench-agent-token';
@@ -78,8 +84,16 @@ interface ServerCase {
   variants: Variant[];
 }
 
+/** `taskset -c <core>` when there are two cores or more and taskset exists: [] otherwise (unpinned). */
+const PIN = ((): { server: string[]; load: string[] } => {
+  const n = cpus().length;
+  const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((f) => existsSync(f));
+  return n >= 2 && taskset !== undefined ? { server: [taskset, '-c', String(n - 1)], load: [taskset, '-c', '0'] } : { server: [], load: [] };
+})();
+
 function start(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...args, file], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('../', import.meta.url).pathname });
+  const [cmd, ...pre] = [...PIN.server, process.execPath];
+  const child = spawn(cmd, [...pre, ...args, file], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('../', import.meta.url).pathname });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve({ child, port: (JSON.parse(d.toString().split('\n')[0]) as { port: number }).port }));
     child.once('exit', (code) => reject(new Error(`${file} exited ${code}`)));
@@ -91,6 +105,16 @@ async function stop(child: ChildProcess): Promise<void> {
   const gone = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
   await gone;
+}
+
+/** A new random order of xs (Fisher–Yates). */
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }
 
 /** A base port whose every shop port (examples/shop/faultline.yaml's offsets) is free now. */
@@ -117,7 +141,8 @@ function cpuSeconds(pid: number): number {
  */
 async function load(port: number, pid: number): Promise<{ rps: number; p99: number; errors: number; cpuUs: number }> {
   const cpu0 = cpuSeconds(pid);
-  const { stdout } = await promisify(execFile)(process.execPath, [AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-j', `http://127.0.0.1:${port}/`], { timeout: (DURATION_S + 30) * 1000, maxBuffer: 16 << 20 });
+  const [cmd, ...pre] = [...PIN.load, process.execPath];
+  const { stdout } = await promisify(execFile)(cmd, [...pre, AUTOCANNON, '-c', String(CONNECTIONS), '-d', String(DURATION_S), '-j', `http://127.0.0.1:${port}/`], { timeout: (DURATION_S + 30) * 1000, maxBuffer: 16 << 20 });
   const cpu = cpuSeconds(pid) - cpu0;
   const r = JSON.parse(stdout) as { requests: { average: number; total: number }; latency: { p99: number }; errors: number; non2xx: number };
   return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx, cpuUs: (cpu * 1e6) / Math.max(1, r.requests.total) };
@@ -200,50 +225,59 @@ try {
       variants: [{ name: 'baseline', agent: false }, { name: 'agent idle', agent: true }, { name: 'armed 0 %', agent: true, rule: { type: 'call_latency', match: { library: ['pg', 'fetch'] }, pct: 0, delay_ms: 100, jitter_ms: 0 } }],
     },
   ];
-  const results = new Map<string, { rps: number[]; p99: number[]; cpu: number[]; errors: number }>();
-  for (let run = 0; run < RUNS; run++) {
-    for (const c of cases) {
-      for (const v of c.variants) {
-        const service = `bench-${c.name.replace(/\W/g, '')}-${run}-${v.name.replace(/\W/g, '')}`;
-        const env = v.agent ? { ...serverEnv, FAULTLINE_AGENT_CONTROLLER: controllerUrl, FAULTLINE_AGENT_TOKEN: TOKEN, FAULTLINE_AGENT_SERVICE: service } : serverEnv;
-        const server = await start(c.file, v.agent ? ['--import', pathToFileURL(bundle).href] : [], env);
-        children.push(server.child);
-        if (v.agent) {
-          for (let i = 0; i < 100 && !hub.connected(service); i++) await new Promise((r) => setTimeout(r, 50));
-          if (!hub.connected(service)) throw new Error(`${service}: the agent did not register`);
-          if (v.rule) await hub.command(service, { cmd_id: `arm-${service}`, op: 'arm', rule: { ...v.rule, id: `rule-${service}`, ttl_s: 600 } as never });
-        }
-        await load(server.port, server.child.pid!).catch(() => undefined); // warm-up: JIT, pool connections, keep-alive sockets
-        const r = await load(server.port, server.child.pid!);
-        const key = `${c.name}\t${v.name}`;
-        const acc = results.get(key) ?? { rps: [], p99: [], cpu: [], errors: 0 };
+  const results = new Map<string, { rps: number[]; p99: number[]; cpu: number[]; ratio: { rps: number[]; p99: number[]; cpu: number[] }; errors: number }>();
+  for (const c of cases) {
+    // Every variant up, registered, armed and warmed before any segment is measured.
+    const servers: { v: Variant; port: number; pid: number }[] = [];
+    for (const v of c.variants) {
+      const service = `bench-${c.name.replace(/\W/g, '')}-${v.name.replace(/\W/g, '')}`;
+      const env = v.agent ? { ...serverEnv, FAULTLINE_AGENT_CONTROLLER: controllerUrl, FAULTLINE_AGENT_TOKEN: TOKEN, FAULTLINE_AGENT_SERVICE: service } : serverEnv;
+      const server = await start(c.file, v.agent ? ['--import', pathToFileURL(bundle).href] : [], env);
+      children.push(server.child);
+      if (v.agent) {
+        for (let i = 0; i < 100 && !hub.connected(service); i++) await new Promise((r) => setTimeout(r, 50));
+        if (!hub.connected(service)) throw new Error(`${service}: the agent did not register`);
+        if (v.rule) await hub.command(service, { cmd_id: `arm-${service}`, op: 'arm', rule: { ...v.rule, id: `rule-${service}`, ttl_s: 3600 } as never });
+      }
+      servers.push({ v, port: server.port, pid: server.child.pid! });
+    }
+    for (const sv of servers) await load(sv.port, sv.pid).catch(() => undefined); // warm-up: JIT, pool connections, keep-alive sockets
+    for (let run = 0; run < RUNS; run++) {
+      const round = new Map<string, Awaited<ReturnType<typeof load>>>();
+      for (const sv of shuffled(servers)) {
+        const r = await load(sv.port, sv.pid);
+        round.set(sv.v.name, r);
+        process.stdout.write(`round ${run + 1}/${RUNS} ${c.name.padEnd(9)} ${sv.v.name.padEnd(11)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99.toFixed(1)} ms  cpu ${r.cpuUs.toFixed(1)} µs/req${r.errors ? `  (${r.errors} errors)` : ''}\n`);
+      }
+      const b = round.get('baseline')!;
+      for (const [name, r] of round) {
+        const key = `${c.name}\t${name}`;
+        const acc = results.get(key) ?? { rps: [], p99: [], cpu: [], ratio: { rps: [], p99: [], cpu: [] }, errors: 0 };
         acc.cpu.push(r.cpuUs);
         acc.rps.push(r.rps);
         acc.p99.push(r.p99);
+        acc.ratio.rps.push(r.rps / b.rps);
+        acc.ratio.p99.push(r.p99 / b.p99);
+        acc.ratio.cpu.push(r.cpuUs / b.cpuUs);
         acc.errors += r.errors;
         results.set(key, acc);
-        process.stdout.write(`run ${run + 1}/${RUNS} ${c.name.padEnd(9)} ${v.name.padEnd(11)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99.toFixed(1)} ms  cpu ${r.cpuUs.toFixed(1)} µs/req${r.errors ? `  (${r.errors} errors)` : ''}\n`);
-        await stop(server.child);
       }
     }
+    for (const sv of servers) await stop(children.find((ch) => ch.pid === sv.pid)!);
   }
   const fmt = (s: Spread, digits: number): string => `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`;
-  const pct = (x: number, b: number): string => `${x >= b ? '+' : ''}${(((x - b) / b) * 100).toFixed(1)} %`;
-  process.stdout.write(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load avg ${loadavg().map((l) => l.toFixed(2)).join(' ')} (shared with other work); node ${process.version}\n`);
-  process.stdout.write(`${RUNS} runs × ${DURATION_S} s per variant, autocannon ${CONNECTIONS} connections, each run after a ${DURATION_S} s warm-up; median [min–max]\n\n`);
-  process.stdout.write(`${'server'.padEnd(9)} ${'variant'.padEnd(11)} ${'req/s'.padEnd(24)} ${'p99 ms'.padEnd(24)} ${'server CPU µs/req'.padEnd(22)} Δ req/s   Δ p99     Δ CPU/req\n`);
+  const rel = (s: Spread): string => {
+    const p = (x: number): string => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}`;
+    return `${p(s.median)} % [${p(s.min)}…${p(s.max)}]`;
+  };
+  process.stdout.write(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load avg ${loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}; servers ${PIN.server.length ? `on core ${PIN.server[2]}, autocannon on core 0` : 'unpinned'}\n`);
+  process.stdout.write(`${RUNS} rounds × ${DURATION_S} s per variant, shuffled order each round, autocannon ${CONNECTIONS} connections, after one warm-up segment per server; median [min–max]; Δ = median of per-round ratios to that round's baseline [min…max]\n\n`);
+  process.stdout.write(`${'server'.padEnd(9)} ${'variant'.padEnd(11)} ${'req/s'.padEnd(22)} ${'p99 ms'.padEnd(18)} ${'CPU µs/req'.padEnd(20)} ${'Δ req/s'.padEnd(24)} ${'Δ p99'.padEnd(24)} Δ CPU/req\n`);
   for (const c of cases) {
-    const b = results.get(`${c.name}\tbaseline`)!;
-    const bRps = spread(b.rps);
-    const bP99 = spread(b.p99);
-    const bCpu = spread(b.cpu);
     for (const v of c.variants) {
       const r = results.get(`${c.name}\t${v.name}`)!;
-      const rps = spread(r.rps);
-      const p99 = spread(r.p99);
-      const cpu = spread(r.cpu);
-      const delta = v.name === 'baseline' ? '' : `${pct(rps.median, bRps.median).padEnd(9)} ${pct(p99.median, bP99.median).padEnd(9)} ${pct(cpu.median, bCpu.median)}`;
-      process.stdout.write(`${c.name.padEnd(9)} ${v.name.padEnd(11)} ${fmt(rps, 0).padEnd(24)} ${fmt(p99, 1).padEnd(24)} ${fmt(cpu, 1).padEnd(22)} ${delta}${r.errors ? `  (${r.errors} errors)` : ''}\n`);
+      const delta = v.name === 'baseline' ? '' : `${rel(spread(r.ratio.rps)).padEnd(24)} ${rel(spread(r.ratio.p99)).padEnd(24)} ${rel(spread(r.ratio.cpu))}`;
+      process.stdout.write(`${c.name.padEnd(9)} ${v.name.padEnd(11)} ${fmt(spread(r.rps), 0).padEnd(22)} ${fmt(spread(r.p99), 1).padEnd(18)} ${fmt(spread(r.cpu), 1).padEnd(20)} ${delta}${r.errors ? `  (${r.errors} errors)` : ''}\n`);
     }
   }
   process.stdout.write(`\nthe agent's own work (in-process, 200 000 iterations × 5 runs, CPU ns per operation, median [min–max]):\n`);

@@ -25,6 +25,9 @@ import { createChaosApi } from '../src/controller/api.ts';
 import { Controller } from '../src/controller/controller.ts';
 import { procState } from '../src/faults/kinds/process/pid.ts';
 import { startProxyServer } from '../src/proxy/server.ts';
+import { ensureAgentBundle } from '../src/agent/bundle.ts';
+import { AGENT_HUB } from '../src/agent/hub.ts';
+import { agentEnv } from '../src/supervisor/launch.ts';
 import { processStartTicks } from '../src/core/process.ts';
 import { writeJson } from '../src/core/json-file.ts';
 import { percentile } from './lib/stats.ts';
@@ -85,9 +88,15 @@ let stopping = false;
 async function main(): Promise<void> {
   mkdirSync(join(dir, 'pids'), { recursive: true });
   const paymentsPort = await freePort();
+  // The proxy server hosts the chaos API and the runtime agents' channel, as the lab daemon's does; payments runs
+  // under the agent (the lab has no in-code fault hooks), which connects out to it.
+  await ensureAgentBundle();
+  const server = await startProxyServer({ host: '127.0.0.1', port: 0 });
+  AGENT_HUB.configure({ token: 'bench-agent' });
+  server.mount(AGENT_HUB.handler());
   const payments = track(
     spawn(process.execPath, ['--import', 'tsx', join(REPO, 'lab/payments/main.ts')], {
-      env: { ...process.env, LAB_SERVICE: 'payments', LAB_PORT: String(paymentsPort), LAB_PAYMENTS_LATENCY_MS: '1', LAB_PAYMENTS_JITTER_MS: '0' },
+      env: { ...process.env, ...agentEnv(server.url, 'bench-agent', 'payments', process.env.NODE_OPTIONS), LAB_SERVICE: 'payments', LAB_PORT: String(paymentsPort), LAB_PAYMENTS_LATENCY_MS: '1', LAB_PAYMENTS_JITTER_MS: '0' },
       stdio: 'ignore',
       detached: true,
     }),
@@ -98,13 +107,16 @@ async function main(): Promise<void> {
     if (i > 300) throw new Error('payments did not start');
     await new Promise((r) => setTimeout(r, 50));
   }
-  const server = await startProxyServer({ host: '127.0.0.1', port: 0 });
+  for (let i = 0; !AGENT_HUB.connected('payments'); i++) {
+    if (i > 200) throw new Error('the agent in payments did not register');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const proxy = await server.createProxy({ name: 'payments', listen: '127.0.0.1:0', upstream: `127.0.0.1:${paymentsPort}` });
   const sleeper = await supervisedSleeper('sleeper');
   const controller = await Controller.open({
     stateDir: join(dir, 'state'),
     targets: [
-      { name: 'payments', proxy: { api: server.url, name: 'payments' }, http: `http://127.0.0.1:${paymentsPort}`, port: paymentsPort },
+      { name: 'payments', proxy: { api: server.url, name: 'payments' }, http: `http://127.0.0.1:${paymentsPort}`, control: `http://127.0.0.1:${paymentsPort}/control`, port: paymentsPort, agent: { service: 'payments' } },
       { name: 'sleeper', pidFile: sleeper.pidFile },
     ],
   });
@@ -141,7 +153,7 @@ async function main(): Promise<void> {
     { family: 'http', type: 'http_error', target: 'payments', params: { status: 503 }, inEffect: async () => (await call(client, 'GET', '/healthz')).status === 503 },
     { family: 'http', type: 'http_delay', target: 'payments', params: { delay_ms: 20 }, inEffect: async () => (await call(client, 'GET', '/healthz')).ms >= 20 },
     { family: 'dependency', type: 'dependency_error', target: 'payments', params: { pct: 100 }, inEffect: async () => (await charge()).status === 503 },
-    { family: 'exception', type: 'exception', target: 'payments', params: { route: '/stats' }, inEffect: async () => (await call(direct, 'GET', '/stats')).status === 500 },
+    { family: 'agent', type: 'route_exception', target: 'payments', params: { path: '/stats' }, inEffect: async () => (await call(direct, 'GET', '/stats')).status === 500 },
     { family: 'process', type: 'pause', target: 'sleeper', params: {}, inEffect: async () => procState(sleeperPid()) === 'T' },
     {
       family: 'process',
@@ -190,7 +202,7 @@ async function main(): Promise<void> {
           ? { type: 'latency', target: 'payments', params: { delay_ms: 1 } }
           : kind === 1
             ? { type: 'http_delay', target: 'payments', params: { delay_ms: 1 } }
-            : { type: 'exception', target: 'payments', params: { route: '/stats', pct: 0 } };
+            : { type: 'route_exception', target: 'payments', params: { path: '/stats', pct: 0 } };
       await chaos('POST', '/chaos/inject', { ...body, duration_s: 60, concurrent: true });
     }
     const t0 = performance.now();
@@ -206,12 +218,13 @@ async function main(): Promise<void> {
   process.stdout.write(`${line(head)}\n| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
   const sorted = [...halts].sort((a, b) => a - b);
-  process.stdout.write(`\nhalt 50 active faults (17 latency, 17 http_delay, 16 exception): median ${percentile(halts, 50).toFixed(1)} ms, min ${sorted[0].toFixed(1)}, max ${sorted.at(-1)!.toFixed(1)} over ${HALTS} halts (goal ≤ 500 ms)\n`);
+  process.stdout.write(`\nhalt 50 active faults (17 latency, 17 http_delay, 16 route_exception): median ${percentile(halts, 50).toFixed(1)} ms, min ${sorted[0].toFixed(1)}, max ${sorted.at(-1)!.toFixed(1)} over ${HALTS} halts (goal ≤ 500 ms)\n`);
 
   stopping = true;
   await client.close();
   await direct.close();
   controller.close();
+  AGENT_HUB.close();
   await server.close();
   payments.kill('SIGTERM');
 }

@@ -6,7 +6,6 @@
  *   request ─▶ match route (404/405) ─▶ handler ─▶ JSON reply   (in-flight gauge + latency histogram around it)
  */
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { checkExceptionBody, FaultHooks } from './fault-hooks.ts';
 import type { LabMetrics } from './metrics.ts';
 
 /** A refusal with its HTTP status and a stable code; anything else thrown by a handler is a 500. */
@@ -48,10 +47,8 @@ export interface ServiceOptions {
 /** Builds the service's HTTP server (not yet listening) with /healthz, /readyz and /metrics added. */
 export function createService(options: ServiceOptions): Server {
   const { metrics } = options;
-  const hooks = new FaultHooks(metrics.registry, () => routes.map((r) => r.label));
   const routes: Route[] = [
     ...options.routes,
-    ...hooks.routes(readJsonObject),
     { method: 'GET', pattern: /^\/healthz$/, label: '/healthz', handler: () => ({ status: 200, body: { status: 'ok' } }) },
     {
       method: 'GET',
@@ -80,6 +77,10 @@ export function createService(options: ServiceOptions): Server {
     const end = metrics.httpDuration.startTimer({ route: label, method: route ? method : 'other' });
     let reply: Reply;
     try {
+      // Every answer names the service that gave it (blast radius, debugging). Set before any handler runs, so a
+      // runtime agent's route_exception (thrown at the response's first touch) lands here, as a bug at a route's
+      // entry would: answered 500 by the catch below, with none of the handler's side effects.
+      res.setHeader('x-lab-service', metrics.service);
       if (route === undefined) {
         // Unread bodies of refused requests are drained so the connection stays usable.
         req.resume();
@@ -88,7 +89,6 @@ export function createService(options: ServiceOptions): Server {
             ? { status: 405, body: { error: `method ${method} not allowed on ${path}`, code: 'METHOD_NOT_ALLOWED' } }
             : { status: 404, body: { error: `no route ${path}`, code: 'ROUTE_NOT_FOUND' } };
       } else {
-        hooks.check(route.label, req);
         reply = await route.handler(req, route.pattern.exec(path)!.slice(1));
       }
     } catch (err) {
@@ -150,7 +150,6 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new HttpError(400, 'BAD_REQUEST_BODY', 'request body must be a JSON object');
   }
-  checkExceptionBody(req, value as Record<string, unknown>);
   return value as Record<string, unknown>;
 }
 

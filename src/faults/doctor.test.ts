@@ -38,6 +38,6 @@ describe('doctor', () => {
   it('covers every registered fault type', async () => {
     const report = await doctor();
     assert.deepEqual(report.types.map((r) => r.type).sort(), [...FAULT_TYPES.keys()].sort());
-    for (const family of ['process', 'dependency', 'http', 'exception']) assert.ok(report.types.some((r) => r.family === family), family);
+    for (const family of ['process', 'dependency', 'http', 'agent']) assert.ok(report.types.some((r) => r.family === family), family);
   });
 });

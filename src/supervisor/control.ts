@@ -96,6 +96,11 @@ export async function cleanupLeftovers(paths: StatePaths, log: (line: string) =>
 
 export interface DownResult {
   controller: 'stopped' | 'not running';
+  /**
+   * The dead-man watchdog, stopped first. A watchdog that was restarting a dead controller stops that controller
+   * (and so the lab) itself before it exits, so `controller` may then say 'not running' of a lab that was.
+   */
+  watchdog: 'stopped' | 'not running';
   /** Processes stopped directly from pid files (a dead controller's leftovers). */
   leftovers: number;
 }
@@ -109,7 +114,8 @@ export async function stopLab(stateDir: string, log: (line: string) => void = ()
   // The watchdog first: `down` is an order to stop, and a watchdog that saw the controller go would restart it.
   // It finishes whatever revert it is doing before it exits.
   const watchdog = readPidRecords(paths).find((r) => r.name === 'watchdog');
-  if (watchdog && isRecordAlive(watchdog)) {
+  const watched = watchdog !== undefined && isRecordAlive(watchdog);
+  if (watchdog && watched) {
     signal(watchdog.pid, 'SIGTERM');
     // It may be stopping a controller it had just started (that one stops what it started first).
     const deadline = Date.now() + 45_000;
@@ -137,7 +143,7 @@ export async function stopLab(stateDir: string, log: (line: string) => void = ()
   const leftovers = await cleanupLeftovers(paths, log);
   // Only now: the faults were reverted on the still-mounted volume (a fill file must not hide inside the image).
   await unmountPgVolume(paths, log);
-  return { controller: controller ? 'stopped' : 'not running', leftovers };
+  return { controller: controller ? 'stopped' : 'not running', watchdog: watched ? 'stopped' : 'not running', leftovers };
 }
 
 /** What `faultline status` reports: the controller's view, corrected by what is actually alive. */

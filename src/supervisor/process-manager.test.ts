@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,6 @@ function spec(name: string, port: number, after: string[] = [], env: Record<stri
     command: ['node', '--import', 'tsx', 'src/supervisor/fixtures/ready-server.ts'],
     cwd: REPO_ROOT,
     clock: false,
-    exceptionHooks: false,
     listenPort: port,
     health: { type: 'http', url: `http://127.0.0.1:${port}/readyz`, expect: 200 },
     stopSignal: 'SIGTERM',
@@ -73,6 +72,48 @@ test('starts in order, restarts a crashed process, stops everything (SIGKILL aft
     assert.deepEqual(manager.statuses().map((s) => s.state), ['stopped', 'stopped']);
   } finally {
     await manager.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('adopt keeps a live process that fails its health check for a while (a fault held inside it), and replaces one that stays unhealthy', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-pm-'));
+  chmodSync(dir, 0o755);
+  const paths = statePaths(dir);
+  ensureStateDir(paths);
+  const sick = join(dir, 'sick');
+  const port = await freePort();
+  const specs = [spec('a', port, [], { FIXTURE_SICK_FILE: sick })];
+  const log = (): void => {};
+  // The first manager stands for a controller that died: its process is left running, its pid record in place.
+  const first = new ProcessManager(specs, { paths, basePort: 0, log });
+  const managers = [first];
+  try {
+    await first.startAll();
+    const pid = first.statuses()[0].pid!;
+    writeFileSync(sick, '');
+    setTimeout(() => rmSync(sick, { force: true }), 1_500).unref();
+    const lines: string[] = [];
+    const adopter = new ProcessManager(specs, { paths, basePort: 0, log: (l) => lines.push(l), adopt: true, adoptPatienceMs: 10_000 });
+    managers.push(adopter);
+    await adopter.startAll();
+    assert.equal(adopter.statuses()[0].pid, pid, `replaced instead of adopted: ${lines.join(' | ')}`);
+    assert.ok(lines.some((l) => l.includes(`adopted pid ${pid}`)), lines.join(' | '));
+
+    // Sick for longer than the patience: replaced (and the fresh process is healthy once the file is gone).
+    writeFileSync(sick, '');
+    const lines2: string[] = [];
+    const impatient = new ProcessManager(specs, { paths, basePort: 0, log: (l) => lines2.push(l), adopt: true, adoptPatienceMs: 600 });
+    managers.push(impatient);
+    const started = impatient.startAll();
+    await sleep(1_200);
+    rmSync(sick, { force: true });
+    await started;
+    assert.ok(lines2.some((l) => l.includes('stayed unhealthy for 0.6 s')), lines2.join(' | '));
+    assert.notEqual(impatient.statuses()[0].pid, pid);
+  } finally {
+    rmSync(sick, { force: true });
+    for (const m of managers.reverse()) await m.stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
 });

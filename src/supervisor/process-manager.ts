@@ -64,12 +64,16 @@ export interface ProcessManagerOptions {
   healthTimeoutMs?: number;
   /** Take over live, healthy processes the pid records name instead of starting new ones (see the header). */
   adopt?: boolean;
+  /** With `adopt`: how long a live recorded process may fail its health check before it is replaced. */
+  adoptPatienceMs?: number;
 }
 
 /** What the manager holds of a process: a child it spawned, or one it adopted (no handle, just the pid). */
 type Proc = Pick<ChildProcess, 'pid'>;
 
 const POLL_MS = 100;
+/** How long a live process found at adopt may fail its health check before it is replaced. */
+const ADOPT_PATIENCE_MS = 15_000;
 const MAX_BACKOFF_MS = 10_000;
 
 class Managed {
@@ -202,8 +206,19 @@ export class ProcessManager {
     }
     const record = readJson<PidRecord>(pidFile(this.#options.paths, spec.name));
     if (record === undefined || !isRecordAlive(record)) return false;
-    if (!(await probe(spec.health)).ok) {
-      this.#options.log(`${spec.name}: pid ${record.pid} is alive but not healthy; replacing it`);
+    // Alive but failing its check may be a passing state: a fault held inside the process (an agent rule lives
+    // until its own TTL, whoever died) or a dependency still coming back. It gets the ADOPT_PATIENCE_MS window
+    // (adoptPatienceMs) to answer healthy before it is replaced; a live process is never replaced on one failed probe.
+    const patienceMs = this.#options.adoptPatienceMs ?? ADOPT_PATIENCE_MS;
+    const patience = Date.now() + patienceMs;
+    let health = await probe(spec.health);
+    while (!health.ok && isRecordAlive(record) && Date.now() < patience) {
+      await sleep(POLL_MS * 2);
+      health = await probe(spec.health);
+    }
+    if (!isRecordAlive(record)) return false;
+    if (!health.ok) {
+      this.#options.log(`${spec.name}: pid ${record.pid} is alive but stayed unhealthy for ${patienceMs / 1000} s (${health.detail}); replacing it`);
       signalQuietly(record.pgid > 1 ? -record.pgid : record.pid, 'SIGKILL');
       for (let i = 0; i < 100 && isRecordAlive(record); i++) await sleep(20);
       removePidRecord(this.#options.paths, spec.name);

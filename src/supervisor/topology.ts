@@ -48,8 +48,6 @@ export interface ServiceSpec {
   clock: boolean;
   /** URL of the dependency control endpoint it serves. */
   control?: string;
-  /** It serves the lab-style in-code exception hooks. */
-  exceptionHooks: boolean;
   /** Started with the runtime agent loaded, which connects to this controller URL (src/agent). */
   agent?: { controller: string };
   /** Where its metrics are: a URL. */
@@ -136,7 +134,6 @@ export function systemTopology(system: System, settings: TopologySettings): Serv
       env,
       clock: 'clock' in d ? d.clock : false,
       ...('control' in d && d.control !== undefined && inst.port !== undefined ? { control: `http://127.0.0.1:${inst.port}${d.control}` } : {}),
-      exceptionHooks: 'exception_hooks' in d ? d.exception_hooks : false,
       ...(d.type === 'command' && d.agent ? { agent: { controller: `http://127.0.0.1:${system.controllerPort}` } } : {}),
       ...(metrics !== undefined && inst.port !== undefined ? { metricsUrl: metrics.startsWith('/') ? `http://127.0.0.1:${inst.port}${metrics}` : metrics } : {}),
       ...(pg ? { pg } : {}),

@@ -42,8 +42,6 @@ const Common = {
   clock: z.boolean().default(false),
   /** Path of a dependency control endpoint it serves (a stub of a third party): dependency faults act there. */
   control: z.string().startsWith('/').optional(),
-  /** Path prefix of the lab-style exception hooks it serves, if any (in-code hooks; the runtime agent needs none). */
-  exception_hooks: z.boolean().default(false),
 };
 
 const Command = z.array(z.string().min(1)).min(1);

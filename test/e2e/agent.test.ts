@@ -144,7 +144,7 @@ describe('the runtime agent in the example shop', { timeout: 240_000 }, () => {
     assert.equal((await order()).status, 201);
   });
 
-  test('a controller SIGKILL with an agent fault active: the same shop process drops it by its TTL, the controller being gone', async (t) => {
+  test('a controller SIGKILL with an agent fault active: the same shop process drops it by its TTL, the controller being gone', async () => {
     const ttlS = 3;
     const direct = `http://127.0.0.1:${base + OFFSETS.shop}/healthz`;
     const status = JSON.parse(readFileSync(join(state, 'status.json'), 'utf8')) as { controller_pid: number; services: { name: string; pid: number | null }[] };
@@ -166,13 +166,9 @@ describe('the runtime agent in the example shop', { timeout: 240_000 }, () => {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (processStartTicks(shopPid) !== shopTicks) {
-      // Seen once in a CI-style run: the controller the watchdog restarted replaced the shop process instead of
-      // adopting it, so a fresh process (with no rule) answered. The agent's own TTL was then not what ended the
-      // fault, and this run cannot show it either way (a known gap, noted on issue 17).
-      t.skip('the restarted controller replaced the shop process: the agent TTL could not be observed');
-      return;
-    }
+    // The controller the watchdog restarts adopts the live shop: a process that fails its health check for a while
+    // (here: the fault is on /healthz itself, until the agent drops it) is waited for, never replaced.
+    assert.equal(processStartTicks(shopPid), shopTicks, 'the restarted controller replaced the shop process instead of adopting it');
     assert.ok(endedMs <= ttlS * 1000 + 1_000, `the fault (TTL ${ttlS} s) ended ${(endedMs / 1000).toFixed(2)} s after it was armed`);
     // The watchdog restarted the controller; the journal says the fault is over, and by whom.
     for (let i = 0; i < 100; i++) {
@@ -180,6 +176,7 @@ describe('the runtime agent in the example shop', { timeout: 240_000 }, () => {
       if (s.controller_pid !== pid && s.phase === 'running') break;
       await new Promise((r) => setTimeout(r, 200));
     }
+    assert.equal(processStartTicks(shopPid), shopTicks, 'the restarted controller replaced the shop process once it was up');
     const record = (await chaos.list()).find((r) => r.id === f.id);
     assert.equal(record?.phase, 'reverted');
   });

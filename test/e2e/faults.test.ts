@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { Pool } from 'undici';
 import { ChaosClient } from '../../src/controller/client.ts';
 import { chaosToken } from '../../src/controller/token.ts';
@@ -176,28 +177,42 @@ describe('fault families on the running lab', { skip, timeout: 240_000 }, () => 
     }
   });
 
-  test('exception: /orders throws only for customer 42 and the service counts it; revert ends it', async () => {
+  test('route_exception through the runtime agent: orders-1 throws on POST /orders only for customer 42, answered as any bug (a 500, nothing written); revert ends it', async () => {
+    // The lab's services carry no fault code of their own: orders-1 runs unmodified under the agent (agent: true).
     const orders1 = `http://127.0.0.1:${port('orders-1', 'port')}`;
-    const post = async (customer: number): Promise<number> => {
+    const post = async (customer: number): Promise<{ status: number; body: Record<string, unknown>; key: string }> => {
+      const key = `exc-${customer}-${Date.now()}-${Math.random()}`;
+      // The header is what the api sends with every write it forwards (lab/api/main.ts).
       const res = await fetch(`${orders1}/orders`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ customer_id: customer, amount_cents: 500, idempotency_key: `exc-${customer}-${Date.now()}-${Math.random()}` }),
+        headers: { 'content-type': 'application/json', 'x-customer-id': String(customer) },
+        body: JSON.stringify({ customer_id: customer, amount_cents: 500, idempotency_key: key }),
       });
-      await res.arrayBuffer();
-      return res.status;
+      return { status: res.status, body: (await res.json()) as Record<string, unknown>, key };
     };
-    const counted = async (): Promise<number> => {
-      const text = await (await fetch(`${orders1}/metrics`)).text();
-      return Number(/^lab_injected_exceptions_total\{route="\/orders"\} (\d+)/m.exec(text)?.[1] ?? 0);
-    };
-    const f = await chaos.inject({ type: 'exception', target: 'orders-1', params: { route: '/orders', pct: 100, customer_id: 42 }, duration_s: 30 });
-    assert.equal(await post(42), 500);
-    assert.equal(await post(7), 201);
-    assert.equal(await counted(), 1);
+    const f = await chaos.inject({ type: 'route_exception', target: 'orders-1', params: { method: 'POST', path: '/orders', headers: { 'x-customer-id': '42' }, pct: 100 }, duration_s: 30 });
+    const hit = await post(42);
+    assert.deepEqual([hit.status, hit.body.code], [500, 'INTERNAL']);
+    assert.equal((await post(7)).status, 201);
+    // Thrown at the route's entry: the order the 500 refused was never written (a retry with its key creates it).
+    const db = new pg.Client({ host: '127.0.0.1', port: port('postgres-primary', 'port'), user: 'lab', database: 'lab' });
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM orders WHERE idempotency_key = $1', [hit.key]);
+      assert.equal(rows[0].n, 0, 'the refused order was written');
+    } finally {
+      await db.end();
+    }
+    // The agent reports its counts with its next poll of the controller.
+    const rule = `faultline-${f.id}`; // the rule id the controller armed the agent with (faults/kinds/agent/via-agent.ts)
+    const seen = async (): Promise<{ fired: Record<string, number>; rules: string[] } | undefined> =>
+      ((await chaos.targets()) as unknown as { name: string; agent?: { fired: Record<string, number>; rules: string[] } }[]).find((t) => t.name === 'orders-1')?.agent;
+    await until(async () => (await seen())?.fired[rule] !== undefined, 10_000, 'the agent to report what it fired');
+    const agent = await seen();
+    assert.deepEqual([agent?.rules, agent?.fired[rule]], [[rule], 1], 'the agent holds the rule and counted the one request it threw on');
     await chaos.revert(f.id);
-    assert.equal(await post(42), 201);
-    await assert.rejects(chaos.inject({ type: 'exception', target: 'orders-1', params: { route: '/nope' } }), /route/);
+    assert.equal((await post(42)).status, 201);
+    await assert.rejects(chaos.inject({ type: 'route_exception', target: 'orders-1', params: { path: 'orders' } }), /path/);
   });
 
   test('network (reference): latency on payments is seen by a client, and gone after revert', async () => {

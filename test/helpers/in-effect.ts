@@ -97,11 +97,11 @@ export function oneFaultPerFamily(skip: { nftables?: boolean; cgroup?: boolean; 
     { type: 'latency', target: 'payments', params: { delay_ms: 100 } },
     { type: 'cpu_burner', target: 'worker', params: { cores: 1, pct: 20 } },
     // The in-process families: they live in lab processes (paused, payments' control state, the api proxy's
-    // HTTP toxic, orders' exception hooks), so a cleanup that kills or restarts those processes ends them.
+    // HTTP toxic, the agent's rule inside orders-1), so a cleanup that kills or restarts those processes ends them.
     { type: 'pause', target: 'worker' },
     { type: 'dependency_error', target: 'payments', params: { pct: 50 } },
     { type: 'http_error', target: 'api', params: { status: 503, pct: 10 } },
-    { type: 'exception', target: 'orders-1', params: { route: '/orders', pct: 10 } },
+    { type: 'route_exception', target: 'orders-1', params: { method: 'POST', path: '/orders', pct: 10 } },
   ];
   if (!skip.nftables) faults.push({ type: 'packet_loss', target: 'redis', params: { pct: 5 } });
   if (!skip.cgroup) faults.push({ type: 'cpu_quota', target: 'orders-1', params: { pct: 50 } }, { type: 'memory_limit', target: 'orders-2', params: { mb: 300 } });

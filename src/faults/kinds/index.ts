@@ -8,8 +8,7 @@ import { NFTABLES } from './nftables/index.ts';
 import { PROCESS } from './process/index.ts';
 import { DEPENDENCY } from './dependency/index.ts';
 import { HTTP } from './http/index.ts';
-import { EXCEPTION } from './exception/index.ts';
 import { AGENT } from './agent/index.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const FAMILIES: readonly (readonly Injector<any, any>[])[] = [NETWORK, NFTABLES, CGROUP, DISK, CLOCK, PROCESS, DEPENDENCY, HTTP, EXCEPTION, AGENT];
+export const FAMILIES: readonly (readonly Injector<any, any>[])[] = [NETWORK, NFTABLES, CGROUP, DISK, CLOCK, PROCESS, DEPENDENCY, HTTP, AGENT];

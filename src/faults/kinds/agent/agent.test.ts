@@ -5,8 +5,9 @@ import { AGENT } from './index.ts';
 
 const parse = (type: string, params: unknown) => AGENT.find((i) => i.type === type)!.params.safeParse(params);
 
-test('every agent type is registered, beside the lab’s own exception type', () => {
-  for (const t of ['route_exception', 'call_latency', 'call_error', 'event_loop_block', 'heap_growth', 'exception']) assert.ok(FAULT_TYPES.has(t), t);
+test('every agent type is registered, and the in-code exception hooks it replaced are gone', () => {
+  for (const t of ['route_exception', 'call_latency', 'call_error', 'event_loop_block', 'heap_growth']) assert.ok(FAULT_TYPES.has(t), t);
+  assert.equal(FAULT_TYPES.has('exception'), false);
 });
 
 test('call_error: the code must be one every library the match reaches can raise', () => {

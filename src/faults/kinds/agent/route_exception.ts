@@ -2,7 +2,6 @@
  * route_exception: incoming HTTP requests that match (method, path pattern, header values) throw for pct % of
  * them, inside the app's own handling of the request — the client gets what the app or its framework does with an
  * unhandled error (Express/Koa/Fastify: a 500; a plain handler: its catch, or Node's uncaught exception).
- * Named apart from the lab's in-code `exception` type, which stays for services that mount the lab's hooks.
  *
  * @example {"type":"route_exception","target":"shop","params":{"method":"GET","path":"/products/:id","headers":{"x-customer":"42"},"pct":50}}
  */
