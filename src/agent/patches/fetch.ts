@@ -9,8 +9,7 @@
  *                                           └─ none    ─▶ the original fetch
  *   settled ─▶ discovery (host:port, method, path shape, time to response headers)
  */
-import type { AgentCore } from '../core.ts';
-import { delay } from '../core.ts';
+import { callRecorder, delay, reportSettled, type AgentCore } from '../core.ts';
 import { fetchError } from '../faults.ts';
 import { guard } from '../guard.ts';
 import { pathShape } from '../match.ts';
@@ -38,30 +37,12 @@ export function patchFetch(core: AgentCore): () => void {
     const info = guard('fetch', () => infoOf(input, init), undefined);
     if (info === undefined) return original(input, init);
     const action = core.rules.calls.length === 0 ? undefined : guard('fetch', () => core.rules.call({ library: 'fetch', host: info.host, port: info.port, method: info.method, path: info.path }), undefined);
-    const t0 = performance.now();
-    const record = (failed: boolean): void =>
-      guard(
-        'fetch',
-        () => {
-          const shape = pathShape(info.path);
-          core.discovery.call('fetch', info.host, info.port, `${info.method} ${shape}`, () => ({ library: ['fetch'], host: `${info.host}:${info.port}`, method: [info.method], path: shape }), performance.now() - t0, failed);
-        },
-        undefined,
-      );
+    const record = callRecorder(core, 'fetch', info.host, info.port, () => `${info.method} ${pathShape(info.path)}`, () => ({ method: [info.method], path: pathShape(info.path) }));
     let result: Promise<Response>;
     if (action?.error !== undefined) result = Promise.reject(fetchError(action.error.code ?? 'ECONNRESET', info.host, info.port));
     else if (action !== undefined && action.delayMs > 0) result = delay(action.delayMs, info.signal).then(() => original(input, init));
     else result = original(input, init);
-    return result.then(
-      (res) => {
-        record(false);
-        return res;
-      },
-      (err: unknown) => {
-        record(true);
-        throw err;
-      },
-    );
+    return reportSettled(result, record);
   };
   Object.defineProperty(globalThis, 'fetch', { value: wrapped, writable: true, configurable: true, enumerable: true });
   return () => {

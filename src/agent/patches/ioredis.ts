@@ -9,7 +9,7 @@
  *                                                                                 └─ none
  *   reply ─▶ discovery (command, count, latency)
  */
-import type { AgentCore } from '../core.ts';
+import { callRecorder, type AgentCore } from '../core.ts';
 import { redisError } from '../faults.ts';
 import { guard } from '../guard.ts';
 import type { LibraryPatch } from './modules.ts';
@@ -41,9 +41,7 @@ export const ioredisPatch: LibraryPatch = {
       const port = Number(this.options?.port ?? 6379);
       const name = command.name.toUpperCase();
       const action = core.rules.calls.length === 0 ? undefined : guard('ioredis', () => core.rules.call({ library: 'ioredis', host, port, command: name }), undefined);
-      const t0 = performance.now();
-      const record = (failed: boolean): void =>
-        guard('ioredis', () => core.discovery.call('ioredis', host, port, name, () => ({ library: ['ioredis'], host: `${host}:${port}`, command: [name] }), performance.now() - t0, failed), undefined);
+      const record = callRecorder(core, 'ioredis', host, port, () => name, () => ({ command: [name] }));
       if (action?.error !== undefined) {
         record(true);
         command.reject(redisError(ReplyError, action.error.code ?? 'ERR', command, host, port, action.error.message));

@@ -8,7 +8,7 @@
  *                                                                                         └─ none
  *   completion ─▶ discovery (statement shape, count, latency)
  */
-import type { AgentCore } from '../core.ts';
+import { callRecorder, reportSettled, type AgentCore } from '../core.ts';
 import { pgError } from '../faults.ts';
 import { guard } from '../guard.ts';
 import { statementPattern, statementShape } from '../match.ts';
@@ -48,16 +48,7 @@ export const pgPatch: LibraryPatch = {
       const action = core.rules.calls.length === 0 ? undefined : guard('pg', () => core.rules.call({ library: 'pg', host, port, statement: text }), undefined);
       const cbIndex = typeof args[2] === 'function' ? 2 : typeof args[1] === 'function' ? 1 : -1;
       const userCb = cbIndex >= 0 ? (args[cbIndex] as Callback) : undefined;
-      const t0 = performance.now();
-      const record = (failed: boolean): void =>
-        guard(
-          'pg',
-          () => {
-            const shape = shapeOf(text);
-            core.discovery.call('pg', host, port, shape, () => ({ library: ['pg'], host: `${host}:${port}`, statement: statementPattern(shape) }), performance.now() - t0, failed);
-          },
-          undefined,
-        );
+      const record = callRecorder(core, 'pg', host, port, () => shapeOf(text), (shape) => ({ statement: statementPattern(shape) }));
       if (action?.error !== undefined) {
         const err = pgError(DatabaseError, action.error.code ?? '57P01', action.error.message);
         record(true);
@@ -78,17 +69,7 @@ export const pgPatch: LibraryPatch = {
         }
         return original.apply(this, args);
       }
-      const run = (): Promise<unknown> =>
-        (original.apply(this, args) as Promise<unknown>).then(
-          (res) => {
-            record(false);
-            return res;
-          },
-          (err: unknown) => {
-            record(true);
-            throw err;
-          },
-        );
+      const run = (): Promise<unknown> => reportSettled(original.apply(this, args) as Promise<unknown>, record);
       if (action !== undefined && action.delayMs > 0) return new Promise((r) => setTimeout(r, action.delayMs)).then(run);
       return run();
     };
