@@ -150,9 +150,13 @@ describe('http_fault toxic over real keep-alive connections', () => {
       times.push(performance.now() - t0);
     }
     await unpair();
-    const slow = times.filter((t) => t >= 150).length;
-    const fast = times.filter((t) => t < 100).length;
-    assert.ok(slow >= 3 && fast >= 3 && slow + fast === 16, `times ${times.map((t) => t.toFixed(0)).join(' ')}`);
+    // A chosen request cannot answer in under delay_ms; one that was not chosen may still be slowed by a busy
+    // machine now and then, so the unchosen are judged by their median, not one by one.
+    const slow = times.filter((t) => t >= 150);
+    const fast = times.filter((t) => t < 150).sort((a, b) => a - b);
+    const why = `times ${times.map((t) => t.toFixed(0)).join(' ')}`;
+    assert.ok(slow.length >= 3 && fast.length >= 3, why);
+    assert.ok(fast[fast.length >> 1] < 50, `the requests not chosen waited too: ${why}`);
   });
 
   it('http_hang: a chosen request never gets an answer; removing the fault closes that connection', async () => {
