@@ -20,6 +20,7 @@ import { computeVerdict, timeline, type Marks, type Tick, type Verdict } from '.
 import { REPORTS } from './reports/index.ts';
 import type { Experiment } from './schema.ts';
 import { withResolved } from './preflight.ts';
+import type { StateChanges } from './state-changes.ts';
 
 /** The seed's fault_event, plus what the controller said about it. Times are unix seconds. */
 export interface FaultEventRecord {
@@ -48,6 +49,8 @@ export interface RunRecord {
   /** Where it ran: the state dir, the base port, the system (older run records have neither system field). */
   lab: { base_port: number | null; state_dir: string; system?: string; system_file?: string | null };
   timeline: Tick[];
+  /** When the system's state gauges changed (server_metrics.states); absent in older run records. */
+  state_changes?: StateChanges;
 }
 
 /**

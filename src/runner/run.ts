@@ -30,6 +30,7 @@ import { Scraper } from '../metrics/scraper.ts';
 import { sumIncrease } from '../metrics/sli.ts';
 import { SeriesStore } from '../metrics/store.ts';
 import { runIntegrityChecks, type WritesOf } from './checks.ts';
+import { stateChanges } from './state-changes.ts';
 import { breaches, computeVerdict, integrityNotChecked, sliValue, stopJudge, timeline, type Integrity, type Marks, type Sources, type Verdict } from './evaluate.ts';
 import { breachEstablished, estimate } from './evidence.ts';
 import { liveStatus } from './live-status.ts';
@@ -169,6 +170,7 @@ export async function runExperiment(file: Experiment, target: RunTarget, opts: R
     load_summary: st.summary ?? null,
     lab: { base_port: target.where.base_port, state_dir: target.where.state_dir, system: target.view.system, system_file: target.where.system_file },
     timeline: timeline(st.src, exp, marks.start, end, floors),
+    ...(target.view.serverMetrics?.states?.length ? { state_changes: stateChanges(store, target.view.serverMetrics.states, marks.start, end, marks.first_inject ?? marks.fault_start, exp.scrape_interval_ms) } : {}),
   };
   writeRun(opts.outDir, record, verdict, store, controllerEvents(target.eventsFile, injected), requests);
   // The controller keeps the observed MTTR with each fault, so `POST /chaos/revert/{id}` answers with it.

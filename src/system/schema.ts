@@ -224,6 +224,22 @@ export const SystemSchema = z.strictObject({
           }),
         )
         .default([]),
+      /**
+       * Gauges that hold a state (a breaker's closed / half-open / open, an instance in or out of rotation): each
+       * run reports when they changed, in seconds from the first inject (`by`: one track per value of that label;
+       * `values`: a name for each value).
+       */
+      states: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1).max(60),
+            series: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/),
+            by: z.string().min(1).optional(),
+            labels: z.record(z.string(), z.string()).default({}),
+            values: z.record(z.string().regex(/^-?\d+(\.\d+)?$/, 'a gauge value such as 0, 1 or 2'), z.string().min(1).max(40)).default({}),
+          }),
+        )
+        .default([]),
     })
     .optional(),
   /** Where this system's committed experiments are (the dashboard shows their schedule); relative to this file. */

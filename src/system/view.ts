@@ -30,11 +30,25 @@ export interface CounterSource {
   per_endpoint?: string;
 }
 
+/** A gauge that holds a state (system file: server_metrics.states[]); a run reports when it changed. */
+export interface StateSpec {
+  name: string;
+  series: string;
+  /** One track per value of this label (e.g. the dependency a breaker guards). */
+  by?: string;
+  /** Only the series with these labels. */
+  labels?: Record<string, string>;
+  /** Value (as written in the file: "0", "1", …) → state name. */
+  values?: Record<string, string>;
+}
+
 /** The services' own request metrics, when the system file names them (server-source SLIs need them). */
 export interface ServerMetrics {
   http_histogram: string;
   dependency_histogram?: string;
   ops_routes: string[];
+  /** State gauges whose changes a run reports (runner/state-changes.ts). */
+  states?: StateSpec[];
 }
 
 export interface RunView {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runDemo } from '../../src/demo/demo.ts';
+import type { RunRecord } from '../../src/runner/record.ts';
 import { labStatus, stopLab } from '../../src/supervisor/control.ts';
 import { missingLabPrerequisites } from '../../src/supervisor/launch.ts';
 
@@ -67,8 +68,17 @@ describe('CI game day', { skip, timeout: 420_000 }, () => {
     assert.ok(existsSync(s.report.html) && readFileSync(s.report.html, 'utf8').includes('</table>'));
     assert.equal(labStatus(stateDir).running, false);
     for (const r of s.runs) {
-      const run = JSON.parse(readFileSync(join(r.dir, 'run.json'), 'utf8')) as { fault_events: { id: string; t_stop?: number }[] };
+      const run = JSON.parse(readFileSync(join(r.dir, 'run.json'), 'utf8')) as RunRecord;
       for (const f of run.fault_events) assert.equal(typeof f.t_stop, 'number', `${r.key} ${r.variant}: fault ${f.id} never reverted`);
+      // The lab declares its breakers as states (lab/faultline.yaml): every run reports when they changed, and
+      // with payments failing every charge, the mitigated lab's breaker on payments opens after the first inject.
+      assert.ok(run.state_changes !== undefined, `${r.key} ${r.variant}: no state changes recorded`);
+      if (r.key === 'exp4-payments-outage' && r.variant === 'after' && r.verdict.result !== 'invalid') {
+        const opened = run.state_changes.changes.filter((c) => c.name === 'breaker' && c.of === 'payments' && c.to === 'open');
+        process.stdout.write(`# exp4 after, breaker changes: ${run.state_changes.changes.map((c) => `${c.service} ${c.of} ${c.from}→${c.to} @${c.t_s} s`).join('; ') || 'none'}\n`);
+        assert.ok(opened.length > 0 && opened.every((c) => c.t_s >= 0), `the payments breaker never opened under the outage: ${JSON.stringify(run.state_changes.changes)}`);
+        assert.match(readFileSync(join(r.dir, 'report.md'), 'utf8'), /## State changes[\s\S]*breaker \(payments\) \| closed → open/);
+      }
     }
   });
 });

@@ -47,6 +47,11 @@ function chart(record: RunRecord, v: Verdict, name: string): string {
   const recMark = mttr === undefined ? '' : `<line class="recovered" x1="${X(mttr).toFixed(1)}" x2="${X(mttr).toFixed(1)}" y1="${pad.t}" y2="${H - pad.b}"/><text x="${(X(mttr) + 3).toFixed(1)}" y="${pad.t + 12}" class="lbl">recovered (MTTR ${v.mttr_s!.toFixed(1)} s)</text>`;
   const hline = (y: number, cls: string, label: string): string =>
     `<line class="${cls}" x1="${pad.l}" x2="${W - pad.r}" y1="${Y(y * scale).toFixed(1)}" y2="${Y(y * scale).toFixed(1)}"/><text class="lbl" x="${W - pad.r - 4}" y="${(Y(y * scale) - 3).toFixed(1)}" text-anchor="end">${label}</text>`;
+  // Each state change (a breaker opening, closing) as a mark along the top edge, labelled on hover.
+  const states = (record.state_changes?.changes ?? [])
+    .filter((c) => c.at_ms >= t0 && c.at_ms <= t1)
+    .map((c) => `<line class="state" x1="${X((c.at_ms - t0) / 1000).toFixed(1)}" x2="${X((c.at_ms - t0) / 1000).toFixed(1)}" y1="${pad.t}" y2="${pad.t + 10}"><title>${esc(`${c.service} ${c.name}${c.of ? ` (${c.of})` : ''}: ${c.from} → ${c.to} at ${c.t_s.toFixed(1)} s`)}</title></line>`)
+    .join('');
   const unit = s.metric === 'latency_ms' ? 'ms' : '%';
   const ticksY = [0, 0.5, 1].map((f) => yMin + f * (yMax - yMin));
   const ticksX = Array.from({ length: 6 }, (_, i) => (i * xMax) / 5);
@@ -62,6 +67,7 @@ ${s.slo_threshold !== s.steady_state ? hline(s.slo_threshold, 'slo', 'SLO under 
 <path class="interval" d="${line('i')}"/>
 ${s.other ? `<path class="other" d="${line('o')}"><title>${esc(s.other.source)} (not judged)</title></path>` : ''}
 ${recMark}
+${states}
 </svg></figure>`;
 }
 
@@ -93,6 +99,7 @@ figure{margin:18px 0}figcaption{font-weight:600;margin-bottom:4px}
 .chart .fault{fill:#cf222e;fill-opacity:.12}.chart .axis{stroke:#8c959f}.chart .tick,.chart .lbl{font-size:10px;fill:#57606a}
 .chart .interval{fill:none;stroke:#0969da;stroke-width:1.6}.chart .other{fill:none;stroke:#8c959f;stroke-width:1;stroke-dasharray:1 2}.chart .rolling{fill:none;stroke:#8250df;stroke-width:1;stroke-dasharray:4 3}
 .chart .steady{stroke:#1a7f37;stroke-dasharray:6 4}.chart .slo{stroke:#cf222e;stroke-dasharray:2 3}.chart .recovered{stroke:#1a7f37;stroke-width:1.5}
+.chart .state{stroke:#bf8700;stroke-width:2}
 .legend span{margin-right:14px;font-size:12px}
 </style></head><body>
 <h1>${esc(record.experiment.title)}</h1>
@@ -101,9 +108,21 @@ figure{margin:18px 0}figcaption{font-weight:600;margin-bottom:4px}
 <table>${rows.map(([k, val]) => `<tr><th>${esc(k)}</th><td>${esc(val)}</td></tr>`).join('')}</table>
 <p class="legend"><span style="color:#0969da">━ per interval (judged source)</span><span style="color:#8c959f">┈ other source (not judged)</span><span style="color:#8250df">┄ rolling ${record.experiment.hypothesis.window_s} s</span><span style="color:#cf222e">▮ fault window</span><span style="color:#1a7f37">┄ steady state</span></p>
 ${v.slis.map((s) => chart(record, v, s.name)).join('\n')}
+${stateTable(record)}
 <details><summary>Full report (markdown)</summary><pre>${esc(markdown.render(record, v))}</pre></details>
 </body></html>
 `;
+}
+
+/** The state changes of the run (a breaker's openings and closings), when the system declares state gauges. */
+function stateTable(record: RunRecord): string {
+  const sc = record.state_changes;
+  if (sc === undefined) return '';
+  const head = `<h2>State changes</h2><p class="legend">seconds from the first inject, each to one scrape interval (${sc.precision_s} s); <span style="color:#bf8700">▮ marked on the charts</span></p>`;
+  if (sc.changes.length === 0) return `${head}<p>None: every declared state held its value through the run.</p>`;
+  return `${head}<table><tr><th>t (s)</th><th>service</th><th>state</th><th>from → to</th></tr>${sc.changes
+    .map((c) => `<tr><td>${c.t_s.toFixed(1)}</td><td>${esc(c.service)}</td><td>${esc(`${c.name}${c.of ? ` (${c.of})` : ''}`)}</td><td>${esc(`${c.from} → ${c.to}`)}</td></tr>`)
+    .join('')}</table>`;
 }
 
 export const html: ReportFormat = { name: 'html', file: 'report.html', render: page };

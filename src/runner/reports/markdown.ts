@@ -90,6 +90,15 @@ export const markdown: ReportFormat = {
       lines.push(`- ${f.fault_type} on ${f.target} ${JSON.stringify(f.params)} via ${f.mechanism}: ${new Date(f.t_start * 1000).toISOString()} → ${f.t_stop ? new Date(f.t_stop * 1000).toISOString() : 'not reverted!'}`);
     }
     if (record.fault_events.length === 0) lines.push('- none injected');
+    const sc = record.state_changes;
+    if (sc !== undefined) {
+      lines.push('', `## State changes (seconds from the first inject; each to one scrape interval, ${sc.precision_s} s)`, '');
+      if (sc.changes.length === 0) lines.push('- none: every declared state held its value through the run');
+      else {
+        lines.push('| t (s) | service | state | from → to |', '|---|---|---|---|');
+        for (const c of sc.changes) lines.push(`| ${c.t_s.toFixed(1)} | ${c.service} | ${c.name}${c.of ? ` (${c.of})` : ''} | ${c.from} → ${c.to} |`);
+      }
+    }
     lines.push('', `Mitigations: ${Object.keys(record.mitigations.requested).length ? JSON.stringify(record.mitigations.requested) : '{}'} — ${record.mitigations.applied}.`);
     if (record.notes.length > 0) lines.push('', '## Notes', '', ...record.notes.map((n) => `- ${n}`));
     return `${lines.join('\n')}\n`;

@@ -50,8 +50,12 @@ test('every report format renders a synthetic run: HTML charts with the shaded f
     load_summary: null,
     lab: { base_port: 1, state_dir: '/tmp' },
     timeline: timeline(store, experiment, 0, 30_000, [0, 10_000, 20_000]),
+    state_changes: { precision_s: 1, changes: [{ name: 'breaker', service: 'orders-1', of: 'payments', t_s: 2, at_ms: 12_000, from: 'closed', to: 'open' }] },
   };
   const out = Object.fromEntries(REPORTS.map((r) => [r.file, r.render(record, verdict)]));
+  assert.match(out['report.md'], /\| 2\.0 \| orders-1 \| breaker \(payments\) \| closed → open \|/);
+  assert.match(out['report.html'], /<line class="state" x1="[\d.]+"[^>]*><title>orders-1 breaker \(payments\): closed → open at 2\.0 s<\/title>/);
+  assert.match(out['report.html'], /<h2>State changes<\/h2>/);
   assert.deepEqual(Object.keys(out).sort(), ['journal.json', 'junit.xml', 'report.html', 'report.md']);
   assert.match(out['report.html'], /<rect class="fault" x="[\d.]+"/);
   assert.equal((out['report.html'].match(/<svg class="chart"/g) ?? []).length, 1);
