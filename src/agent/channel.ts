@@ -14,7 +14,7 @@ import http, { type ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { AgentCore } from './core.ts';
 import { AGENT_ERRORS, countError } from './guard.ts';
-import { AGENT_ROUTES, verifyCommand, type Ack, type PollRequest, type Registration, type SignedCommand } from './protocol.ts';
+import { AGENT_ROUTES, RECONNECT_MAX_MS, verifyCommand, type Ack, type PollRequest, type Registration, type SignedCommand } from './protocol.ts';
 
 export interface ChannelOptions {
   controller: URL;
@@ -78,7 +78,7 @@ export class Channel {
         // Any failure: start over with a fresh registration once the controller answers again.
         this.#session = null;
         await new Promise((r) => setTimeout(r, backoff).unref());
-        backoff = Math.min(5_000, backoff * 2);
+        backoff = Math.min(RECONNECT_MAX_MS, backoff * 2);
       }
     }
   }

@@ -14,7 +14,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FaultlineError } from '../core/errors.ts';
-import { AGENT_ROUTES, signCommand, type Command, type DiscoverySnapshot, type LibraryInfo, type PollRequest, type Registration, type SignedCommand } from './protocol.ts';
+import { AGENT_ROUTES, RECONNECT_MAX_MS, signCommand, type Command, type DiscoverySnapshot, type LibraryInfo, type PollRequest, type Registration, type SignedCommand } from './protocol.ts';
 
 const MAX_BODY = 4 << 20;
 const ACK_TIMEOUT_MS = 5_000;
@@ -128,11 +128,8 @@ export class AgentHub {
    * Sends a command to the agent of `service` and resolves once it acknowledged it (rejects with its error).
    * @example await AGENT_HUB.command('shop', { cmd_id: 'c1', op: 'disarm', id: 'faultline-ab12' });
    */
-  command(service: string, command: Command, timeoutMs = ACK_TIMEOUT_MS): Promise<void> {
-    const c = this.#byService.get(service);
-    if (this.#options === undefined || c === undefined || !this.#live(c)) {
-      return Promise.reject(new FaultlineError('TARGET_UNREACHABLE', `no faultline agent of ${service} is connected to this controller`, { hint: `start ${service} with the agent (agent: true in the system file, or node --import faultline/agent)` }));
-    }
+  async command(service: string, command: Command, timeoutMs = ACK_TIMEOUT_MS): Promise<void> {
+    const c = await this.#liveConnection(service);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         c.pending.delete(command.cmd_id);
@@ -143,6 +140,25 @@ export class AgentHub {
       c.queue.push(signCommand(command, this.#options!.token));
       this.#flush(c);
     });
+  }
+
+  /**
+   * The connection of `service`'s agent, waiting for it a little longer than an agent's longest reconnect backoff
+   * when there is none yet: after a controller (re)start, or a restart of the process, its agent registers
+   * within RECONNECT_MAX_MS, and a fault asked for in that gap should not fail for it.
+   */
+  async #liveConnection(service: string): Promise<Connection> {
+    const deadline = Date.now() + RECONNECT_MAX_MS + 1_000;
+    for (;;) {
+      const c = this.#byService.get(service);
+      if (this.#options !== undefined && c !== undefined && this.#live(c)) return c;
+      if (this.#options === undefined || Date.now() >= deadline) {
+        throw new FaultlineError('TARGET_UNREACHABLE', `no faultline agent of ${service} is connected to this controller (waited ${(RECONNECT_MAX_MS + 1_000) / 1000} s)`, {
+          hint: `start ${service} with the agent (agent: true in the system file, or node --import faultline/agent)`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Answers every held poll and forgets every agent (the controller is stopping). */

@@ -21,6 +21,9 @@ export const AGENT_ENV = {
   service: 'FAULTLINE_AGENT_SERVICE',
 } as const;
 
+/** The longest an agent waits between two tries to reach its controller (its backoff doubles from 250 ms up to this). */
+export const RECONNECT_MAX_MS = 5_000;
+
 export const AGENT_ROUTES = { register: '/agent/v1/register', poll: '/agent/v1/poll' } as const;
 
 /** The fault types an agent carries. */
