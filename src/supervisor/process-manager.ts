@@ -194,7 +194,8 @@ export class ProcessManager {
   /**
    * Takes over the process m's pid record names, when it is alive and healthy; true when it did. A job counts
    * as done when everything it runs after was adopted (it ran for the lab those processes belong to). A
-   * recorded process that is alive but not healthy is stopped (its group), so a fresh one can start.
+   * recorded process that is alive but stays unhealthy for the adopt patience is stopped (its group), so a fresh one
+   * can start.
    */
   async #adopt(m: Managed): Promise<boolean> {
     const { spec } = m;
