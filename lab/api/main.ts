@@ -3,7 +3,9 @@
  * spreads requests round-robin over the orders instances it is given (LAB_ORDERS_<n>_URL, each a fault proxy).
  * An instance is taken out of rotation passively (a call that got no response ejects it for a while, longer
  * each time in a row) and actively (a /readyz probe every second; unhealthy until it answers again).
- * Naive by default: a request that fails is not retried elsewhere, and calls have no timeout; each mitigation
+ * Naive by default: one keep-alive pool per instance for reads and writes alike, bounded at LAB_API_MAX_SOCKETS
+ * (a request beyond it waits for a socket), a request that fails is not retried elsewhere, and calls have no
+ * timeout; each mitigation
  * is a switch (LAB_MITIGATIONS, or live via POST /__lab/mitigations — see lab/README.md).
  *
  *   client ─▶ auth ─▶ validate ─▶ pick instance (healthy, not ejected; all if none) ─▶ forward ─▶ answer
@@ -25,6 +27,8 @@ const secret = env('LAB_JWT_SECRET');
 const LEEWAY_S = envNumber('LAB_API_TOKEN_LEEWAY_S', 0);
 const HEALTH_INTERVAL_MS = envNumber('LAB_API_HEALTH_INTERVAL_MS', 1_000);
 const EJECT_BASE_MS = envNumber('LAB_API_EJECT_MS', 5_000);
+/** Sockets per orders instance (per pool, with bulkheads on): an HTTP client's usual bounded pool. */
+const MAX_SOCKETS = envNumber('LAB_API_MAX_SOCKETS', 16);
 
 interface Upstream {
   name: string;
@@ -46,8 +50,8 @@ const upstreams: Upstream[] = Object.entries(process.env)
   .map(([k, v]) => ({
     name: `orders-${/\d+/.exec(k)![0]}`,
     url: v!,
-    agent: createAgent(),
-    writeAgent: createAgent(),
+    agent: createAgent(MAX_SOCKETS),
+    writeAgent: createAgent(MAX_SOCKETS),
     healthy: true,
     ejectedUntil: 0,
     streak: 0,
@@ -256,5 +260,5 @@ const server = createService({
   ],
 });
 const stopChecks = startHealthChecks();
-await serve(server, host, port, async () => stopChecks());
+await serve(server, host, port, async () => stopChecks(), () => (resilience.current.drain.enabled ? resilience.current.drain.grace_ms : undefined));
 process.stdout.write(`${name} listening on ${host}:${port}, upstreams ${upstreams.map((u) => u.name).join(', ')}\n`);

@@ -25,6 +25,8 @@ export class DependencyError extends Error {
 /** The breaker refused the call: the dependency was not contacted. */
 export { BrokenCircuitError };
 
+const TRANSITIONS = ['open', 'half_open', 'closed'] as const;
+
 /** State as exported: 0 closed, 1 half-open, 2 open (isolated counts as open). */
 export function stateValue(state: CircuitState): 0 | 1 | 2 {
   return state === CircuitState.Closed ? 0 : state === CircuitState.HalfOpen ? 1 : 2;
@@ -53,7 +55,15 @@ export class Breaker {
     );
     metrics.breakerState.set({ dependency }, 0);
     metrics.breakerRejections.inc({ dependency }, 0);
-    this.#policy.onStateChange((s) => metrics.breakerState.set({ dependency }, stateValue(s)));
+    for (const to of TRANSITIONS) metrics.breakerTransitions.inc({ dependency, to }, 0);
+    this.#policy.onStateChange((s) => {
+      const value = stateValue(s);
+      metrics.breakerState.set({ dependency }, value);
+      const to = TRANSITIONS[value === 0 ? 2 : value === 1 ? 1 : 0];
+      metrics.breakerTransitions.inc({ dependency, to });
+      // One log event per change, so a run's service log shows when the breaker opened and closed.
+      process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), event: 'breaker', service: process.env.LAB_SERVICE, dependency, to })}\n`);
+    });
   }
 
   get state(): 0 | 1 | 2 {

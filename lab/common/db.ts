@@ -3,7 +3,8 @@
  *
  *   orders          one row per order; idempotency_key UNIQUE is what makes a retried POST safe
  *   payment_queue   orders whose payment is not settled yet; a row is visible at `visible_at` and
- *                   leased (lease_token, lease_until) by one worker at a time
+ *                   leased (lease_token, lease_until, claimed_by) by one worker at a time
+ * An unsettled order (payment_pending, processing) without a queue row is stranded: nobody will settle it.
  */
 import pg from 'pg';
 
@@ -17,7 +18,8 @@ export function createPool(url: string, max = 10): pg.Pool {
   return pool;
 }
 
-export const ORDER_STATUSES = ['payment_pending', 'paid', 'declined'] as const;
+/** payment_pending ─claim─▶ processing ─charge─▶ paid | declined (and back to payment_pending if the charge failed). */
+export const ORDER_STATUSES = ['payment_pending', 'processing', 'paid', 'declined'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export const SCHEMA_SQL = `
@@ -26,7 +28,7 @@ CREATE TABLE IF NOT EXISTS orders (
   customer_id     bigint NOT NULL CHECK (customer_id > 0),
   amount_cents    bigint NOT NULL CHECK (amount_cents > 0),
   idempotency_key text NOT NULL UNIQUE,
-  status          text NOT NULL CHECK (status IN ('payment_pending', 'paid', 'declined')),
+  status          text NOT NULL CONSTRAINT orders_status_check CHECK (status IN ('payment_pending', 'processing', 'paid', 'declined')),
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -35,9 +37,18 @@ CREATE TABLE IF NOT EXISTS payment_queue (
   visible_at  timestamptz NOT NULL,
   attempts    integer NOT NULL DEFAULT 0,
   lease_token uuid,
-  lease_until timestamptz
+  lease_until timestamptz,
+  claimed_by  text
 );
 CREATE INDEX IF NOT EXISTS payment_queue_visible ON payment_queue (visible_at);
+ALTER TABLE payment_queue ADD COLUMN IF NOT EXISTS claimed_by text;
+DO $$ BEGIN
+  -- Data made before the worker's processing state: widen the status check once.
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'orders_status_check' AND pg_get_constraintdef(oid) LIKE '%processing%') THEN
+    ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_status_check;
+    ALTER TABLE orders ADD CONSTRAINT orders_status_check CHECK (status IN ('payment_pending', 'processing', 'paid', 'declined'));
+  END IF;
+END $$;
 `;
 
 /** Seeds `count` settled orders (idempotent: keys `seed-<n>`), so reads have something to hit from the start. */

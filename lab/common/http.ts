@@ -37,6 +37,9 @@ export interface Route {
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/** Requests being answered by this process (not /metrics), and whether it is draining (SIGTERM, drain on). */
+const life = { inFlight: 0, draining: false };
+
 export interface ServiceOptions {
   metrics: LabMetrics;
   routes: Route[];
@@ -54,7 +57,7 @@ export function createService(options: ServiceOptions): Server {
       method: 'GET',
       pattern: /^\/readyz$/,
       label: '/readyz',
-      handler: () => (options.ready() ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'not ready' } }),
+      handler: () => (options.ready() && !life.draining ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'not ready' } }),
     },
   ];
   const server = createServer(async (req, res) => {
@@ -69,6 +72,8 @@ export function createService(options: ServiceOptions): Server {
       }
       return;
     }
+    life.inFlight += 1;
+    res.once('close', () => (life.inFlight -= 1));
     const matching = routes.filter((r) => r.pattern.test(path));
     const route = matching.find((r) => r.method === req.method);
     const label = route?.label ?? matching[0]?.label ?? 'unmatched';
@@ -101,6 +106,8 @@ export function createService(options: ServiceOptions): Server {
     }
     metrics.inFlight.dec({ route: label });
     end({ status: String(reply.status) });
+    // Draining: answer, then close the connection, so the client opens its next one elsewhere.
+    if (life.draining) reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
     if (!res.destroyed) sendJson(res, reply);
   });
   // A client that never finishes its request body gets a 408 rather than holding a socket for ever.
@@ -216,23 +223,52 @@ export function call(
   });
 }
 
-/** Listens and installs a clean stop on SIGTERM/SIGINT: stop accepting, drop connections, run `close`, exit. */
-export async function serve(server: Server, host: string, port: number, close: () => Promise<void>): Promise<void> {
+/**
+ * Listens and installs the stop on SIGTERM/SIGINT. Naive: stop accepting, drop every connection (requests in
+ * flight get no answer), run `close`, exit. With `drainMs()` returning a grace (the drain mitigation) a SIGTERM
+ * drains instead: /readyz turns 503, no new connections, requests in flight (and ones already on an open
+ * keep-alive connection) are answered with `connection: close` for up to the grace, then `close` and exit.
+ *
+ *   SIGTERM ─drain on─▶ not ready, close listener ─▶ wait in-flight = 0 (≤ grace) ─▶ drop idle ─▶ close() ─▶ exit
+ *           └drain off▶ close listener, drop all connections ─▶ close() ─▶ exit
+ */
+export async function serve(server: Server, host: string, port: number, close: () => Promise<void>, drainMs?: () => number | undefined): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => resolve());
   });
   let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    server.close();
+  const finish = (forceMs = 3_000): void => {
     server.closeAllConnections();
-    const force = setTimeout(() => process.exit(0), 3_000);
+    const force = setTimeout(() => process.exit(0), forceMs);
     force.unref();
     close()
       .catch(() => {})
       .finally(() => process.exit(0));
+  };
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    const grace = signal === 'SIGTERM' ? drainMs?.() : undefined;
+    server.close();
+    if (grace === undefined) {
+      finish();
+      return;
+    }
+    life.draining = true;
+    server.closeIdleConnections();
+    const t0 = performance.now();
+    const log = (event: string): void =>
+      void process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), event, service: process.env.LAB_SERVICE, in_flight: life.inFlight, ms: Math.round(performance.now() - t0) })}\n`);
+    log('drain_start');
+    const tick = setInterval(() => {
+      server.closeIdleConnections();
+      if (life.inFlight > 0 && performance.now() - t0 < grace) return;
+      clearInterval(tick);
+      log(life.inFlight > 0 ? 'drain_cut' : 'drain_done');
+      // `close` may finish work of its own (the worker's batch) within the same grace.
+      finish(Math.max(3_000, grace + 500));
+    }, 10);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

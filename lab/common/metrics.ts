@@ -1,10 +1,13 @@
 /**
  * Every lab service's Prometheus instrumentation, on its own Registry: HTTP server (latency histogram per route
  * and status, in-flight), the runtime (event-loop delay, GC, heap — prom-client's default collectors),
- * dependency calls (latency and outcome), connection pools (pg and outbound HTTP) and cache results.
+ * dependency calls (latency and outcome), connection pools (pg and outbound HTTP) and cache results, and Node's
+ * two runtime signals a fault moves first — event-loop delay (what goroutine starvation is in Go) and GC pauses —
+ * as lab_event_loop_delay_* (since the previous scrape) and lab_gc_pause_seconds_total{kind}.
  * Pool gauges are read at scrape time from the pools themselves, so a scrape never waits on a dependency.
  */
 import type { Agent } from 'node:http';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import client from 'prom-client';
 import type pg from 'pg';
 
@@ -40,6 +43,7 @@ export class LabMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly #gc: PerformanceObserver;
   readonly #pgPools = new Map<string, pg.Pool>();
   readonly #agents = new Map<string, Agent>();
 
@@ -51,6 +55,57 @@ export class LabMetrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
       this.registry.removeSingleMetric(name);
     }
+    // Event-loop delay over the interval since the previous scrape (reset at each), sampled every 10 ms.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const seconds = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0);
+    new client.Gauge({
+      name: 'lab_event_loop_delay_p99_seconds',
+      help: 'Event-loop delay p99 since the previous scrape (perf_hooks.monitorEventLoopDelay): how late timers and I/O callbacks ran.',
+      registers: [this.registry],
+      collect() {
+        this.set(seconds(loop.percentile(99)));
+      },
+    });
+    new client.Gauge({
+      name: 'lab_event_loop_delay_max_seconds',
+      help: 'Largest event-loop delay since the previous scrape.',
+      registers: [this.registry],
+      collect() {
+        this.set(seconds(loop.max));
+        loop.reset();
+      },
+    });
+    const gcPause = new client.Counter({
+      name: 'lab_gc_pause_seconds_total',
+      help: 'Time the process spent paused in garbage collection (PerformanceObserver gc entries), by kind.',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+    });
+    const gcCount = new client.Counter({
+      name: 'lab_gc_pauses_total',
+      help: 'Garbage collections, by kind (minor, major, incremental, weakcb).',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+    });
+    const KINDS: Record<number, string> = {
+      [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+      [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+      [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+      [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+    };
+    for (const kind of Object.values(KINDS)) {
+      gcPause.inc({ kind }, 0);
+      gcCount.inc({ kind }, 0);
+    }
+    this.#gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = KINDS[((entry as unknown as { detail?: { kind?: number } }).detail)?.kind ?? -1] ?? 'other';
+        gcPause.inc({ kind }, entry.duration / 1000);
+        gcCount.inc({ kind });
+      }
+    });
+    this.#gc.observe({ entryTypes: ['gc'] });
     new client.Gauge({
       name: 'lab_service_info',
       help: 'Which lab service this process is (always 1).',

@@ -5,6 +5,7 @@
  *   lab_mitigation_enabled{mitigation}              1 when that switch is on
  *   lab_breaker_state{dependency}                   0 closed, 1 half-open, 2 open
  *   lab_breaker_rejections_total{dependency}        calls refused because the breaker was open
+ *   lab_breaker_transitions_total{dependency,to}    breaker state changes (to: open, half_open, closed)
  *   lab_retry_requests_total{dependency}            calls made under a retry policy (budget deposits)
  *   lab_retries_total{dependency}                   retries sent
  *   lab_retry_budget_exhausted_total{dependency}    retries not sent because the budget was empty
@@ -15,6 +16,7 @@
  *   lab_bulkhead_rejections_total{pool}             requests refused by a full bulkhead (503)
  *   lab_bulkhead_active{pool} / _waiting{pool}      slots held / requests queued
  *   lab_fallbacks_total{kind}                       degraded answers served (payment_pending, primary_read, stale_read)
+ *   lab_handler_slots_active / _waiting             the naive shared handler pool (reads and writes): held / queued
  */
 import client from 'prom-client';
 import { MITIGATION_NAMES, type MitigationState } from './mitigations.ts';
@@ -26,6 +28,9 @@ export const FALLBACK_KINDS = ['payment_pending', 'primary_read', 'stale_read'] 
 export class MitigationMetrics {
   readonly breakerState: client.Gauge<'dependency'>;
   readonly breakerRejections: client.Counter<'dependency'>;
+  readonly breakerTransitions: client.Counter<'dependency' | 'to'>;
+  readonly handlerActive: client.Gauge;
+  readonly handlerWaiting: client.Gauge;
   readonly retryRequests: client.Counter<'dependency'>;
   readonly retries: client.Counter<'dependency'>;
   readonly budgetExhausted: client.Counter<'dependency'>;
@@ -51,6 +56,9 @@ export class MitigationMetrics {
     });
     this.breakerState = new client.Gauge({ name: 'lab_breaker_state', help: 'Circuit breaker state by dependency: 0 closed, 1 half-open, 2 open.', labelNames: ['dependency'], registers });
     this.breakerRejections = new client.Counter({ name: 'lab_breaker_rejections_total', help: 'Calls refused without being sent because the breaker was open, by dependency.', labelNames: ['dependency'], registers });
+    this.breakerTransitions = new client.Counter({ name: 'lab_breaker_transitions_total', help: 'Circuit breaker state changes by dependency and new state (open, half_open, closed).', labelNames: ['dependency', 'to'], registers });
+    this.handlerActive = new client.Gauge({ name: 'lab_handler_slots_active', help: 'Slots of the shared handler pool (reads and writes alike, bulkheads off) held now.', registers });
+    this.handlerWaiting = new client.Gauge({ name: 'lab_handler_slots_waiting', help: 'Requests queued for a slot of the shared handler pool (unbounded: the naive queue).', registers });
     this.retryRequests = new client.Counter({ name: 'lab_retry_requests_total', help: 'Calls made under a retry policy (each deposits in the retry budget), by dependency.', labelNames: ['dependency'], registers });
     this.retries = new client.Counter({ name: 'lab_retries_total', help: 'Retries sent, by dependency.', labelNames: ['dependency'], registers });
     this.budgetExhausted = new client.Counter({ name: 'lab_retry_budget_exhausted_total', help: 'Retries not sent because the retry budget was empty, by dependency.', labelNames: ['dependency'], registers });

@@ -7,7 +7,14 @@
  *   routes()                  GET/POST /__lab/mitigations (loopback only): read or replace the settings block
  *
  * With every switch off each wrapper is a straight call, so the naive preset behaves exactly as before.
+ *
+ * A live switch survives the process: each change is kept in $LAB_STATE_DIR/lab-mitigations/<service>.json, and
+ * a process restarted after a kill, an OOM or a SIGTERM starts from it rather than from LAB_MITIGATIONS — else a
+ * mitigated run would get a naive replacement. The file is used only while LAB_MITIGATIONS is what it was when
+ * the file was written, so `up --mitigations X` (a new environment) starts from X.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type client from 'prom-client';
 import { Breaker, BrokenCircuitError } from './breaker.ts';
@@ -30,6 +37,11 @@ export interface GuardOptions {
   retryable?: (err: unknown) => boolean;
   /** Route attempts through this dependency's breaker (it must be listed in `breakers`). */
   breaker?: boolean;
+  /**
+   * What the naive client does on its own (timeouts and retries switched off): a short per-attempt timeout and
+   * up to `attempts` attempts, the next sent at once after any failure (a timeout included), with no budget.
+   */
+  naive?: { attempts: number; timeout_ms: number };
 }
 
 export interface ResilienceOptions {
@@ -37,6 +49,11 @@ export interface ResilienceOptions {
   dependencies: readonly string[];
   /** Dependencies that get a circuit breaker. */
   breakers?: readonly string[];
+  /**
+   * Slots of the one handler pool reads and writes share while bulkheads are off (a worker-thread pool, a
+   * Puma/gunicorn thread count): beyond them requests wait in an unbounded queue. Unset: no shared pool.
+   */
+  handlerConcurrency?: number;
   state?: MitigationState;
 }
 
@@ -50,11 +67,14 @@ export class Resilience {
   readonly #budgets = new Map<string, RetryBudget>();
   readonly #limiters = new Map<Pool, ConcurrencyLimiter>();
   readonly #bulkheads = new Map<Pool, Bulkhead>();
+  readonly #shared: Bulkhead | undefined;
   readonly #options: ResilienceOptions;
 
   constructor(registry: client.Registry, options: ResilienceOptions) {
     this.#options = options;
-    this.state = options.state ?? MitigationState.fromEnv();
+    this.#shared = options.handlerConcurrency === undefined ? undefined : new Bulkhead('shared', options.handlerConcurrency, Infinity);
+    this.state = options.state ?? persistedState() ?? MitigationState.fromEnv();
+    if (options.state === undefined) this.state.onChange(persist);
     this.metrics = new MitigationMetrics(registry, this.state, options.dependencies);
     this.#build(this.state.current, undefined);
     this.state.onChange((next) => this.#build(next, this.#last));
@@ -124,21 +144,33 @@ export class Resilience {
    * (undefined when off) and must throw on a failure the breaker should count.
    * @example await res.guard('payments', deadline, (ms) => chargeOnce(ms), { timeout: 'payments_ms', breaker: true, retryable });
    */
-  async guard<T>(dependency: string, deadline: Deadline, fn: (timeoutMs: number | undefined) => Promise<T>, options: GuardOptions): Promise<T> {
+  async guard<T>(dependency: string, deadline: Deadline, fn: (timeoutMs: number | undefined, attempt: number) => Promise<T>, options: GuardOptions): Promise<T> {
     const m = this.current;
-    const once = async (): Promise<T> => {
-      const ms = this.timeout(options.timeout, deadline, dependency);
+    const once = async (n: number): Promise<T> => {
+      let ms = this.timeout(options.timeout, deadline, dependency);
+      if (ms === undefined && !m.timeouts.enabled && options.naive) ms = options.naive.timeout_ms;
       try {
-        return await fn(ms);
+        return await fn(ms, n);
       } catch (err) {
         if (isTimeout(err)) this.metrics.timeouts.inc({ dependency });
         throw err;
       }
     };
     const breaker = options.breaker && m.breaker.enabled ? this.#breakers.get(dependency) : undefined;
-    const attempt = breaker ? () => breaker.execute(once) : once;
+    const attempt = breaker ? (n: number) => breaker.execute(() => once(n)) : once;
     const budget = this.#budgets.get(dependency);
-    if (!m.retries.enabled || options.retryable === undefined || budget === undefined) return attempt();
+    if (!m.retries.enabled && options.naive !== undefined) {
+      // The naive client: again at once, whatever failed, no budget, no backoff.
+      for (let n = 1; ; n++) {
+        try {
+          return await attempt(n);
+        } catch (err) {
+          if (n >= options.naive.attempts || err instanceof BrokenCircuitError) throw err;
+          this.metrics.retries.inc({ dependency });
+        }
+      }
+    }
+    if (!m.retries.enabled || options.retryable === undefined || budget === undefined) return attempt(1);
     const retryable = options.retryable;
     return withRetries(
       {
@@ -168,7 +200,17 @@ export class Resilience {
         }
       }
       let release: (() => void) | undefined;
+      let sharedRelease: (() => void) | undefined;
       const bulkhead = this.#bulkheads.get(pool)!;
+      const shared = this.#shared;
+      if (!m.bulkheads.enabled && shared) {
+        // Naive: one pool for reads and writes, an unbounded queue; a slow write holds a slot a read waits for.
+        const wait = shared.acquire();
+        this.metrics.handlerWaiting.set(shared.waiting);
+        sharedRelease = await wait;
+        this.metrics.handlerWaiting.set(shared.waiting);
+        this.metrics.handlerActive.set(shared.active);
+      }
       if (m.bulkheads.enabled) {
         try {
           const wait = bulkhead.acquire(BULKHEAD_MAX_WAIT_MS);
@@ -198,6 +240,11 @@ export class Resilience {
         }
         throw err;
       } finally {
+        if (sharedRelease && shared) {
+          sharedRelease();
+          this.metrics.handlerActive.set(shared.active);
+          this.metrics.handlerWaiting.set(shared.waiting);
+        }
         if (release) {
           release();
           this.metrics.bulkheadActive.set({ pool }, bulkhead.active);
@@ -243,6 +290,38 @@ export class Resilience {
         },
       },
     ];
+  }
+}
+
+/** Where this process keeps its live settings, or undefined without LAB_STATE_DIR / LAB_SERVICE. */
+function persistedFile(): string | undefined {
+  const dir = process.env.LAB_STATE_DIR;
+  const service = process.env.LAB_SERVICE;
+  return dir && service && /^[A-Za-z0-9_.-]+$/.test(service) ? join(dir, 'lab-mitigations', `${service}.json`) : undefined;
+}
+
+function persistedState(): MitigationState | undefined {
+  const file = persistedFile();
+  if (file === undefined) return undefined;
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { env?: string; block?: unknown };
+    if (saved.env !== (process.env.LAB_MITIGATIONS ?? '')) return undefined;
+    return new MitigationState(parseMitigations(saved.block));
+  } catch {
+    return undefined; // none yet, or unreadable: the environment decides
+  }
+}
+
+function persist(m: Mitigations): void {
+  const file = persistedFile();
+  if (file === undefined) return;
+  try {
+    mkdirSync(join(file, '..'), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ env: process.env.LAB_MITIGATIONS ?? '', block: m }));
+    renameSync(tmp, file);
+  } catch (err) {
+    process.stderr.write(`mitigations: could not keep the live settings (${(err as Error).message})\n`);
   }
 }
 

@@ -88,6 +88,16 @@ export interface ReplicaLagSettings {
   action: 'primary' | 'mark';
 }
 
+export interface ReconcileSettings {
+  enabled: boolean;
+}
+
+export interface DrainSettings {
+  enabled: boolean;
+  /** On SIGTERM: stop accepting, answer what is in flight for at most this long, then exit. */
+  grace_ms: number;
+}
+
 export interface Mitigations {
   timeouts: TimeoutSettings;
   retries: RetrySettings;
@@ -97,10 +107,13 @@ export interface Mitigations {
   degrade: DegradeSettings;
   clock_skew: ClockSkewSettings;
   replica_lag: ReplicaLagSettings;
+  /** Before re-charging, ask payments whether the order's key was charged already (and settle from that). */
+  reconcile: ReconcileSettings;
+  drain: DrainSettings;
 }
 
 export type MitigationName = keyof Mitigations;
-export const MITIGATION_NAMES = ['timeouts', 'retries', 'breaker', 'bulkheads', 'limiter', 'degrade', 'clock_skew', 'replica_lag'] as const satisfies readonly MitigationName[];
+export const MITIGATION_NAMES = ['timeouts', 'retries', 'breaker', 'bulkheads', 'limiter', 'degrade', 'clock_skew', 'replica_lag', 'reconcile', 'drain'] as const satisfies readonly MitigationName[];
 export const PRESETS = ['none', 'all'] as const;
 export type Preset = (typeof PRESETS)[number];
 
@@ -114,6 +127,9 @@ const DEFAULTS: Mitigations = {
   degrade: { enabled: true },
   clock_skew: { enabled: true, leeway_s: 300 },
   replica_lag: { enabled: true, max_lag_s: 1, action: 'primary' },
+  reconcile: { enabled: true },
+  // Below the supervisor's default stop grace (5 s), so a drained exit is never cut by its SIGKILL.
+  drain: { enabled: true, grace_ms: 4_000 },
 };
 
 /** A fresh copy of a preset. */
@@ -173,6 +189,8 @@ const RULES: { [K in MitigationName]: { [F in Exclude<keyof Mitigations[K], 'ena
   degrade: {},
   clock_skew: { leeway_s: { min: 0, max: 86_400 } },
   replica_lag: { max_lag_s: { min: 0, max: 86_400 }, action: { oneOf: ['primary', 'mark'] } },
+  reconcile: {},
+  drain: { grace_ms: { min: 0, max: 120_000, integer: true } },
 };
 
 /**

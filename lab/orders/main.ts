@@ -1,7 +1,9 @@
 /**
  * `orders` (run twice: orders-1, orders-2). The write path inserts on the primary and calls payments; the read
- * path is cache-aside: Redis, then the replica. Naive by default: no timeouts, no retries, no breaker; each
- * mitigation is a switch (LAB_MITIGATIONS, or live via POST /__lab/mitigations — see lab/README.md).
+ * path is cache-aside: Redis, then the replica. Naive by default, the way real services are: one bounded handler
+ * pool shared by reads and writes (LAB_ORDERS_CONCURRENCY slots, an unbounded queue behind them), a pg pool of
+ * LAB_PG_POOL_MAX, and a payments client with a short timeout that retries any failure at once, 3 attempts, no
+ * budget. Each mitigation is a switch (LAB_MITIGATIONS, or live via POST /__lab/mitigations — lab/README.md).
  *
  *   POST /orders ─▶ primary: INSERT order + queue row (one statement) ─▶ payments /charge ─▶ primary: settle
  *                   (payments failed ─▶ 502, the order stays payment_pending and the worker settles it later)
@@ -13,8 +15,9 @@ import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { env, envNumber, serviceAddress } from '../common/config.ts';
 import { createPool, orderJson, type OrderRow, type OrderStatus } from '../common/db.ts';
-import { call, createAgent, createService, HttpError, invalid, parseId, readJsonObject, serve, type Issue, type Reply } from '../common/http.ts';
-import { LabMetrics, outcomeOf } from '../common/metrics.ts';
+import { chargeOnce, ChargeInProgressError, lookupCharge, settlementOf } from '../common/charges.ts';
+import { createAgent, createService, HttpError, invalid, parseId, readJsonObject, serve, type Issue, type Reply } from '../common/http.ts';
+import { LabMetrics } from '../common/metrics.ts';
 import { watchReplication } from '../common/replication.ts';
 // ── mitigations (switches; all off by default) ──
 import { DependencyError } from '../common/breaker.ts';
@@ -28,6 +31,10 @@ const metrics = new LabMetrics(name);
 const CACHE_TTL_MS = envNumber('LAB_CACHE_TTL_MS', 30_000);
 /** The synchronous path owns a new order this long before the worker may pick it up. */
 const QUEUE_GRACE_MS = envNumber('LAB_QUEUE_GRACE_MS', 30_000);
+/** The naive payments client: per-attempt timeout and attempts (immediate retries of any failure, no budget). */
+const NAIVE = { timeout_ms: envNumber('LAB_NAIVE_TIMEOUT_MS', 200), attempts: envNumber('LAB_NAIVE_ATTEMPTS', 3) };
+/** With reconcile on, a degraded order reaches the worker this much later, once its timed-out charge has landed. */
+const RECONCILE_DELAY_MS = envNumber('LAB_RECONCILE_DELAY_MS', 2_000);
 
 const primary = createPool(env('LAB_POSTGRES_PRIMARY_URL'), envNumber('LAB_PG_POOL_MAX', 10));
 const replica = createPool(env('LAB_POSTGRES_REPLICA_URL'), envNumber('LAB_PG_POOL_MAX', 10));
@@ -42,6 +49,8 @@ const stopReplication = watchReplication(env('LAB_POSTGRES_PRIMARY_URL'), metric
 const resilience = new Resilience(metrics.registry, {
   dependencies: ['payments', 'postgres-primary', 'postgres-replica', 'redis'],
   breakers: ['payments'],
+  // Like a thread pool of 5 (Puma's default): reads and writes share it while bulkheads are off.
+  handlerConcurrency: envNumber('LAB_ORDERS_CONCURRENCY', 5),
 });
 const replicaLag = new ReplicaLag(metrics.registry);
 /** A PostgreSQL call under the request's deadline (a plain call when timeouts are off). */
@@ -96,7 +105,8 @@ function parseOrder(body: Record<string, unknown>): NewOrder {
 
 /** Inserts the order and its queue row in one statement: both or neither. Returns undefined on a known key. */
 async function insertOrder(order: NewOrder, deadline: Deadline): Promise<number | undefined> {
-  const visibleAt = new Date(Date.now() + QUEUE_GRACE_MS);
+  // Naive: this process's clock (skewed, the worker sees the row 5 min early or late); clock_skew on: the database's.
+  const visibleAt = resilience.current.clock_skew.enabled ? null : new Date(Date.now() + QUEUE_GRACE_MS);
   const { rows } = await metrics.timeDependency('postgres-primary', 'insert_order', () =>
     pgCall(deadline, 'postgres-primary', 'insert_order', () => primary.query<{ id: number }>(
       `WITH ins AS (
@@ -104,9 +114,9 @@ async function insertOrder(order: NewOrder, deadline: Deadline): Promise<number 
          VALUES ($1, $2, $3, 'payment_pending')
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING id),
-       q AS (INSERT INTO payment_queue (order_id, visible_at) SELECT id, $4 FROM ins RETURNING order_id)
+       q AS (INSERT INTO payment_queue (order_id, visible_at) SELECT id, coalesce($4::timestamptz, now() + $5 * interval '1 millisecond') FROM ins RETURNING order_id)
        SELECT id FROM ins`,
-      [order.customer_id, order.amount_cents, order.idempotency_key, visibleAt],
+      [order.customer_id, order.amount_cents, order.idempotency_key, visibleAt, QUEUE_GRACE_MS],
     )),
   );
   return rows[0]?.id;
@@ -115,21 +125,18 @@ async function insertOrder(order: NewOrder, deadline: Deadline): Promise<number 
 /** Charges payments for an order; resolves with the settled status, or undefined when payments failed. */
 async function chargeOrder(id: number, amount: number, deadline: Deadline): Promise<OrderStatus | undefined> {
   // The key is derived from the order, which the client's idempotency key made unique: a retried POST, a retried
-  // charge and the worker's charge all carry the same key, so payments charges it once.
-  const body = JSON.stringify({ idempotency_key: `order-${id}`, amount_cents: amount, order_id: id });
-  const once = async (timeoutMs: number | undefined) => {
-    const r = await metrics.timeDependency('payments', 'charge', () => call(paymentsAgent, paymentsUrl, 'POST', '/charge', body, {}, timeoutMs), (r) =>
-      r.status === 402 ? 'ok' : outcomeOf(r.status),
-    );
-    // A 5xx is a failure for the breaker and the retry policy (a naive caller just sees "not paid").
-    if (r.status >= 500) throw new DependencyError('payments', `payments answered ${r.status}`, r.status);
-    return r;
+  // charge and the worker's charge all carry the same key, so payments charges it once. A 5xx throws (a failure
+  // for the breaker and the retry policy; a naive caller just sees "not paid").
+  const once = async (timeoutMs: number | undefined, attempt: number): Promise<OrderStatus | undefined> => {
+    // Reconcile: a retry first asks whether the previous attempt's charge went through after all.
+    if (attempt > 1 && resilience.current.reconcile.enabled) {
+      const known = await lookupCharge(paymentsAgent, paymentsUrl, metrics, id, timeoutMs);
+      if (known !== 'none') return known;
+    }
+    return settlementOf((await chargeOnce(paymentsAgent, paymentsUrl, metrics, { id, amount_cents: amount }, timeoutMs)).status);
   };
   try {
-    const res = await resilience.guard('payments', deadline, once, { timeout: 'payments_ms', breaker: true, retryable: retryableCharge });
-    if (res.status === 200 || res.status === 201) return 'paid';
-    if (res.status === 402) return 'declined';
-    return undefined;
+    return await resilience.guard('payments', deadline, once, { timeout: 'payments_ms', breaker: true, retryable: retryableCharge, naive: NAIVE });
   } catch {
     return undefined;
   }
@@ -140,6 +147,7 @@ async function chargeOrder(id: number, amount: number, deadline: Deadline): Prom
  * a slow payments is made slower by more calls (and the order is settled later anyway).
  */
 function retryableCharge(err: unknown): boolean {
+  if (err instanceof ChargeInProgressError) return false;
   if (err instanceof DependencyError) return true;
   const code = (err as NodeJS.ErrnoException)?.code;
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';
@@ -148,7 +156,7 @@ function retryableCharge(err: unknown): boolean {
 async function settle(id: number, status: OrderStatus, deadline: Deadline): Promise<void> {
   await metrics.timeDependency('postgres-primary', 'settle_order', () =>
     pgCall(deadline, 'postgres-primary', 'settle_order', () => primary.query(
-      `WITH u AS (UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'payment_pending' RETURNING id)
+      `WITH u AS (UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status IN ('payment_pending', 'processing') RETURNING id)
        DELETE FROM payment_queue WHERE order_id = $1`,
       [id, status],
     )),
@@ -158,7 +166,11 @@ async function settle(id: number, status: OrderStatus, deadline: Deadline): Prom
 /** Degraded answer: the order stays payment_pending and becomes visible to the worker now, not after the grace. */
 async function acceptPending(id: number, reason: string, deadline: Deadline): Promise<Reply> {
   try {
-    await pgCall(deadline, 'postgres-primary', 'release_to_worker', () => primary.query('UPDATE payment_queue SET visible_at = now() WHERE order_id = $1', [id]));
+    // Reconcile on: a little later, so the worker's lookup finds the timed-out charge landed rather than racing it.
+    const delayMs = resilience.current.reconcile.enabled ? RECONCILE_DELAY_MS : 0;
+    await pgCall(deadline, 'postgres-primary', 'release_to_worker', () =>
+      primary.query(`UPDATE payment_queue SET visible_at = now() + $2 * interval '1 millisecond' WHERE order_id = $1`, [id, delayMs]),
+    );
   } catch {
     // The worker still picks it up after the grace period.
   }
@@ -255,12 +267,18 @@ const server = createService({
   ],
 });
 
-await serve(server, host, port, async () => {
-  stopReplication();
-  replicaLag.stop();
-  redis.disconnect();
-  await Promise.allSettled([primary.end(), replica.end()]);
-});
+await serve(
+  server,
+  host,
+  port,
+  async () => {
+    stopReplication();
+    replicaLag.stop();
+    redis.disconnect();
+    await Promise.allSettled([primary.end(), replica.end()]);
+  },
+  () => (resilience.current.drain.enabled ? resilience.current.drain.grace_ms : undefined),
+);
 // Ready once every dependency answered once through its proxy (and the replica really is a standby).
 await primary.query('SELECT 1');
 const { rows } = await replica.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');

@@ -3,6 +3,8 @@
  * LAB_PAYMENTS_LATENCY_MS ± jitter), records each charge by idempotency key and counts duplicates (a second
  * call with a key already charged: what retries without idempotency would have double-charged). `/control`
  * turns on the dependency faults: a fraction of 5xx, time-outs (a late 504), or hangs (no answer at all).
+ * `GET /charges/:key` is the lookup a careful client makes before charging again: 200 with the charge, 404 when
+ * the key was never charged, 409 CHARGE_IN_PROGRESS while a charge with that key is still being processed.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -48,6 +50,8 @@ interface Charge {
   calls: number;
 }
 const charges = new Map<string, Charge>();
+/** Keys with a charge being processed now (how many calls), so a lookup can say "in progress" rather than 404. */
+const inProgress = new Map<string, number>();
 /** Requests held open by `hang` (or waiting out `timeout`): released on reset and on shutdown. */
 const held = new Set<() => void>();
 
@@ -111,6 +115,17 @@ function parseCharge(body: Record<string, unknown>): { key: string; amount: numb
 
 async function charge(req: IncomingMessage): Promise<Reply> {
   const { key, amount } = parseCharge(await readJsonObject(req));
+  inProgress.set(key, (inProgress.get(key) ?? 0) + 1);
+  try {
+    return await chargeOnce(req, key, amount);
+  } finally {
+    const n = (inProgress.get(key) ?? 1) - 1;
+    if (n <= 0) inProgress.delete(key);
+    else inProgress.set(key, n);
+  }
+}
+
+async function chargeOnce(req: IncomingMessage, key: string, amount: number): Promise<Reply> {
   if (control.mode === 'hang') {
     chargesTotal.inc({ result: 'hang' });
     await wait(Infinity, req);
@@ -193,6 +208,7 @@ const server = createService({
       label: '/charges/:key',
       handler: (_req, [key]) => {
         const found = charges.get(decodeURIComponent(key));
+        if (!found && inProgress.has(decodeURIComponent(key))) throw new HttpError(409, 'CHARGE_IN_PROGRESS', 'a charge with that idempotency key is being processed');
         if (!found) throw new HttpError(404, 'CHARGE_NOT_FOUND', 'no charge with that idempotency key');
         return { status: 200, body: found };
       },

@@ -179,7 +179,7 @@ describe('the lab', { skip, timeout: 180_000 }, () => {
   });
 
   test('every /metrics passes promtool check metrics and carries the lab metrics', { skip: hasPromtool ? false : 'promtool missing (Debian package prometheus)' }, async () => {
-    for (const svc of ['api', 'orders-1', 'orders-2', 'payments', 'worker']) {
+    for (const svc of ['api', 'orders-1', 'orders-2', 'payments', 'worker', 'worker-2']) {
       const text = await (await fetch(`http://127.0.0.1:${port(svc, 'port')}/metrics`)).text();
       const check = await new Promise<{ code: number | null; out: string }>((resolve) => {
         const child = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>

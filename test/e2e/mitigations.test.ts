@@ -37,7 +37,7 @@ const hasPromtool = (() => {
 })();
 
 /** The node services that carry the switch. */
-const SWITCHED = ['api', 'orders-1', 'orders-2', 'worker'];
+const SWITCHED = ['api', 'orders-1', 'orders-2', 'worker', 'worker-2'];
 
 function faultline(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 90_000 });
