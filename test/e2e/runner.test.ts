@@ -84,8 +84,8 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     for (const key of ['baseline_p99', 'fault_p99', 'baseline_err_rate', 'fault_err_rate', 'fault_availability', 'mttr_s', 'time_to_detect_s'] as const) {
       assert.equal(typeof v[key], 'number', `${key} = ${v[key]} (${v.reasons.join('; ')})`);
     }
-    // 300 ms on every byte to payments: the write path's p99 rose well past its baseline, and the fault was seen.
-    assert.ok(v.fault_p99! > v.baseline_p99! + 200, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
+    // 60 ms on every answer from payments: the write path's p99 rose past its baseline, and the fault was seen.
+    assert.ok(v.fault_p99! > v.baseline_p99! + 40, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
     assert.ok(v.time_to_detect_s! <= 5, `detect ${v.time_to_detect_s}`);
     assert.ok(v.mttr_s! <= 15, `mttr ${v.mttr_s}`);
     assert.ok(v.fault_availability! >= 0.99);
@@ -94,11 +94,12 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     const charges = v.load.counters.find((c) => c.name === 'payments_charges')!;
     assert.ok(charges.offered!.fault > 0 && v.load.amplification !== null && v.load.amplification > 0.5, JSON.stringify(v.load));
     assert.equal(v.load.amplification_of, 'payments_charges per create_order');
-    // Every check of lab/faultline.yaml ran and passed: no order twice, every acknowledged order on both databases.
+    // Every check of lab/faultline.yaml ran and passed: no order twice, none stranded, every acknowledged order on
+    // both databases, and not one charge sent twice (the experiment's gate of 0).
     assert.equal(v.integrity.checked, true, v.integrity.notes.join('; '));
     assert.deepEqual(
       v.integrity.checks.map((c) => [c.name, c.ok]),
-      [['every_order_once', true], ['acknowledged_on_primary', true], ['acknowledged_on_replica', true]],
+      [['every_order_once', true], ['no_order_stranded', true], ['acknowledged_on_primary', true], ['acknowledged_on_replica', true], ['duplicate_charges increase', true]],
       JSON.stringify(v.integrity),
     );
     const acked = v.integrity.checks.find((c) => c.name === 'acknowledged_on_primary')!;
@@ -126,8 +127,10 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     assert.ok(v.slis.every((s) => s.source === 'users' && s.other?.source === 'server' && s.evidence.fault.n > 0), JSON.stringify(v.slis.map((s) => [s.name, s.source, s.other?.source])));
     assert.ok(v.figures.users !== null && v.figures.server.fault_p99 !== null);
     assert.ok(existsSync(join(out, 'requests.jsonl')));
-    // The same run data judged by a strict hypothesis (writes ≤ 300 ms under the fault) gives another verdict.
-    const strict = experimentFile(work, 'strict', readFileSync(CI_EXPERIMENT, 'utf8').replace('slo_threshold: 1000', 'slo_threshold: 300').replace(/^title: .*$/m, 'title: strict').replace('mix: mixes/lab-default.yaml', `mix: ${MIX}`));
+    // The same run data judged by a strict hypothesis (writes under the fault no slower than halfway between the
+    // two measured p99s) gives another verdict.
+    const midway = Math.floor((v.baseline_p99! + v.fault_p99!) / 2);
+    const strict = experimentFile(work, 'strict', readFileSync(CI_EXPERIMENT, 'utf8').replace('slo_threshold: 1000', `slo_threshold: ${midway}`).replace(/^title: .*$/m, 'title: strict').replace('mix: mixes/lab-default.yaml', `mix: ${MIX}`));
     const rejudged = await faultline(['report', out, '--hypothesis', strict, '--out', join(work, 'strict'), '--json']);
     const sv = JSON.parse(rejudged.stdout) as Verdict;
     assert.equal(sv.result, 'degraded', sv.reasons.join('; '));
