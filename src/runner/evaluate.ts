@@ -144,6 +144,22 @@ export interface CounterFigure {
   offered: { baseline: number; fault: number } | null;
 }
 
+/**
+ * The amplification counter while one fault was on (from its inject to its revert): a sweep of faults in one window
+ * (1 %, then 5 %, then 10 % loss) gives one effective/offered ratio per step.
+ */
+export interface FaultSegment {
+  fault: string;
+  type: string;
+  params: Record<string, unknown>;
+  /** Seconds from the fault window's start. */
+  from_s: number;
+  to_s: number;
+  offered: number;
+  effective: number;
+  ratio: number | null;
+}
+
 export interface Verdict {
   hypothesis: string;
   experiment: string;
@@ -180,6 +196,8 @@ export interface Verdict {
     amplification: number | null;
     baseline_amplification: number | null;
     amplification_of: string | null;
+    /** The amplification counter per injected fault (empty without a per_endpoint counter or a fault). */
+    per_fault: FaultSegment[];
   };
   integrity: Integrity;
   slis: SliSummary[];
@@ -414,12 +432,44 @@ export function counterFigures(store: SeriesStore, exp: Experiment, baseline: [n
   });
 }
 
+/** The faults a run injected, when and what (FaultEventRecord's fields the verdict reads). */
+export interface InjectedFault {
+  name?: string;
+  fault_type: string;
+  params: Record<string, unknown>;
+  t_start: number;
+  t_stop?: number;
+}
+
+/** The amplification counter over each injected fault's own interval (a still-open fault counts to `end`). */
+export function faultSegments(store: SeriesStore, counter: CounterFigure | undefined, exp: Experiment, faults: readonly InjectedFault[], f0: number, end: number): FaultSegment[] {
+  const spec = counter && (exp.resolved?.counters ?? []).find((c) => c.name === counter.name);
+  if (!spec || spec.per_endpoint === undefined) return [];
+  return faults.map((f) => {
+    const t1 = Math.min(f.t_stop ?? end, end);
+    const offered = offeredTo(store, spec.per_endpoint!, f.t_start, t1);
+    const effective = sumIncrease(store, spec.metric, spec.labels, f.t_start, t1);
+    return {
+      fault: f.name ?? `${f.fault_type}`,
+      type: f.fault_type,
+      params: f.params,
+      from_s: Math.round((f.t_start - f0) / 100) / 10,
+      to_s: Math.round((t1 - f0) / 100) / 10,
+      offered,
+      effective,
+      ratio: offered > 0 ? effective / offered : null,
+    };
+  });
+}
+
 export interface VerdictInput {
   experiment: Experiment;
   store: SeriesStore;
   /** The users' per-request records; without them users' SLIs are unknown (never good). */
   requests?: RequestLog;
   marks: Marks;
+  /** The faults injected (run.json's fault_events): gives the per-fault amplification of a sweep. */
+  faults?: readonly InjectedFault[];
   stop?: { condition: string; at: number };
   integrity?: Integrity;
   /** Why the run could not be judged at all (e.g. the load generator was generator-bound). */
@@ -760,7 +810,14 @@ export function computeVerdict(input: VerdictInput): Verdict {
     mttr_s: mttr,
     time_to_detect_s: detect,
     timing,
-    load: { offered, counters, amplification: amp?.ratio ?? null, baseline_amplification: amp?.baseline_ratio ?? null, amplification_of: amp ? `${amp.name} per ${amp.per_endpoint}` : null },
+    load: {
+      offered,
+      counters,
+      amplification: amp?.ratio ?? null,
+      baseline_amplification: amp?.baseline_ratio ?? null,
+      amplification_of: amp ? `${amp.name} per ${amp.per_endpoint}` : null,
+      per_fault: faultSegments(store, amp, exp, input.faults ?? [], marks.fault_start, f1),
+    },
     integrity,
     slis,
     samples,

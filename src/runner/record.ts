@@ -112,7 +112,7 @@ export function rejudge(dir: string, fromFile: Experiment): { record: RunRecord;
   const stop = old.verdict.stop.tripped ? { condition: old.verdict.stop.condition ?? 'stop condition', at: f0 + (old.verdict.stop.at_s ?? 0) * 1000 } : undefined;
   // The generator's own verdict on the run (unmeasurable) is a fact of the run, like integrity.
   const invalid = old.record.load_summary && !old.record.load_summary.valid ? [`load generator: ${old.record.load_summary.invalid_reasons.join('; ')}`] : [];
-  const verdict = computeVerdict({ experiment, store, requests, marks, stop, integrity: old.verdict.integrity, invalid });
+  const verdict = computeVerdict({ experiment, store, requests, marks, faults: old.record.fault_events, stop, integrity: old.verdict.integrity, invalid });
   const floors = [marks.baseline_start, marks.fault_start, marks.first_inject, marks.last_revert].filter((x): x is number => x !== undefined);
   const record: RunRecord = {
     ...old.record,

@@ -155,7 +155,7 @@ export async function runExperiment(file: Experiment, target: RunTarget, opts: R
     );
   }
   const { marks, store, requests, injected } = st;
-  const verdict = computeVerdict({ experiment: exp, store, requests, marks, stop: st.stop, integrity, invalid: st.invalid });
+  const verdict = computeVerdict({ experiment: exp, store, requests, marks, faults: injected, stop: st.stop, integrity, invalid: st.invalid });
   const floors = [marks.baseline_start, marks.fault_start, marks.first_inject, marks.last_revert].filter((x): x is number => x !== undefined);
   const record: RunRecord = {
     faultline_run: 1,
