@@ -6,7 +6,7 @@ import { CONTROLLER_PORT_OFFSET, labSystem, labTopology, LAB_SERVICES } from './
 test('the lab as a system file: valid start order, distinct ports, every client edge through a proxy', () => {
   const specs = labTopology({ basePort: 27_000, paths: statePaths('/tmp/x'), secret: 's' });
   assert.deepEqual(specs.map((s) => s.name), LAB_SERVICES.map((r) => r.name));
-  assert.deepEqual(specs.map((s) => s.name), ['postgres-primary', 'redis', 'payments', 'lab-setup', 'postgres-replica', 'orders-1', 'orders-2', 'worker', 'api']);
+  assert.deepEqual(specs.map((s) => s.name), ['postgres-primary', 'redis', 'payments', 'lab-setup', 'postgres-replica', 'orders-1', 'orders-2', 'worker', 'worker-2', 'api']);
   const ports = [27_000 + CONTROLLER_PORT_OFFSET, ...specs.flatMap((s) => [s.listenPort, s.proxyPort]).filter((p) => p !== undefined)];
   assert.equal(new Set(ports).size, ports.length, 'ports clash');
   const proxyPorts = new Set(specs.map((s) => s.proxyPort).filter((p) => p !== undefined).map(String));

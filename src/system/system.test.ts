@@ -121,7 +121,7 @@ describe('system file', () => {
   it('the built-in lab loads through the same path', () => {
     const lab = loadSystem(new URL('../../lab/faultline.yaml', import.meta.url).pathname);
     assert.equal(lab.name, 'lab');
-    assert.equal(lab.instances.length, 9);
+    assert.equal(lab.instances.length, 10);
   });
 });
 
@@ -149,8 +149,8 @@ describe('run view: what an experiment needs of a system, from its file alone', 
     const { runView } = await import('./view.ts');
     const view = runView(loadSystem(new URL('../../lab/faultline.yaml', import.meta.url).pathname, { basePort: 27_000 }));
     assert.equal(view.entryUrl, 'http://127.0.0.1:27080');
-    assert.deepEqual(Object.keys(view.switches).sort(), ['api', 'orders-1', 'orders-2', 'worker']);
+    assert.deepEqual(Object.keys(view.switches).sort(), ['api', 'orders-1', 'orders-2', 'worker', 'worker-2']);
     assert.equal(view.switches['orders-2'], 'http://127.0.0.1:27182/__lab/mitigations');
-    assert.deepEqual(view.scrape.map((s) => s.service).sort(), ['api', 'orders-1', 'orders-2', 'payments', 'worker']);
+    assert.deepEqual(view.scrape.map((s) => s.service).sort(), ['api', 'orders-1', 'orders-2', 'payments', 'worker', 'worker-2']);
   });
 });
