@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeriesStore } from '../metrics/store.ts';
-import { computeVerdict, mttrSeconds, timeToDetect, type Marks } from './evaluate.ts';
+import { computeVerdict, counterFigures, faultSegments, mttrSeconds, timeToDetect, type Marks } from './evaluate.ts';
 import { parseExperiment, type Experiment } from './schema.ts';
-import { resolvedForTests } from './testing.ts';
+import { resolvedForTests, SYNTHETIC_SYSTEM } from './testing.ts';
 
 const LES = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, Infinity];
 const S = 1000;
@@ -123,4 +123,48 @@ test('verdict rules: invalid baseline, aborted, failed (no recovery, cascade), d
   const c = computeVerdict({ experiment: experiment(), store: cascade, marks });
   assert.equal(c.result, 'failed', c.reasons.join('; '));
   assert.match(c.reasons.join(), /cascade: critical SLI read_avail/);
+});
+
+test('faultSegments: the amplification counter over each fault of a sweep, fault times in epoch seconds', () => {
+  // 40 s at 10 offered writes a second; the dependency is called once per write, 1.2 times under the first step
+  // of the sweep (10–20 s), twice under the second (20–30 s), and once again after.
+  const T0 = Date.UTC(2026, 0, 1);
+  const store = new SeriesStore();
+  let offered = 0;
+  let calls = 0;
+  for (let sec = 0; sec <= 40; sec++) {
+    if (sec > 0) {
+      offered += 10;
+      calls += sec > 10 && sec <= 20 ? 12 : sec > 20 && sec <= 30 ? 20 : 10;
+    }
+    store.add(T0 + sec * S, 'faultline_load_offered_total', { endpoint: 'create' }, offered);
+    store.add(T0 + sec * S, 'dep_calls_total', { dependency: 'backend' }, calls);
+  }
+  const system = { ...SYNTHETIC_SYSTEM, counters: [{ name: 'backend_calls', metric: 'dep_calls_total', labels: { dependency: 'backend' }, per_endpoint: 'create' }] };
+  // experiment() is resolved against the synthetic system already: only its counters change here.
+  const exp = { ...experiment(), resolved: system };
+  const f0 = T0 + 10 * S;
+  const amp = counterFigures(store, exp, [T0, f0], [f0, T0 + 30 * S]).find((c) => c.per_endpoint !== undefined);
+  const sweep = [
+    { name: 'step-1', fault_type: 'loss', params: { pct: 1 }, t_start: (T0 + 10 * S) / 1000, t_stop: (T0 + 20 * S) / 1000 },
+    { name: 'step-5', fault_type: 'loss', params: { pct: 5 }, t_start: (T0 + 20 * S) / 1000, t_stop: (T0 + 30 * S) / 1000 },
+    // Never reverted: it counts to the end given (the last revert).
+    { fault_type: 'loss', params: { pct: 5 }, t_start: (T0 + 25 * S) / 1000 },
+  ];
+  const segs = faultSegments(store, amp, exp, sweep, f0, T0 + 30 * S);
+  assert.deepEqual(
+    segs.map((g) => [g.fault, g.from_s, g.to_s, g.offered, g.effective, g.ratio]),
+    [
+      ['step-1', 0, 10, 100, 120, 1.2],
+      ['step-5', 10, 20, 100, 200, 2],
+      ['loss', 15, 20, 50, 100, 2],
+    ],
+  );
+  assert.deepEqual(segs[0].params, { pct: 1 });
+  // Without a counter per endpoint there is nothing to divide by.
+  assert.deepEqual(faultSegments(store, undefined, exp, sweep, f0, T0 + 30 * S), []);
+  // computeVerdict carries them as load.per_fault.
+  const marksT = { start: T0, baseline_start: T0, fault_start: f0, first_inject: f0, last_revert: T0 + 30 * S, fault_end: T0 + 30 * S, recovery_end: T0 + 40 * S };
+  const v = computeVerdict({ experiment: exp, store, marks: marksT, faults: sweep.slice(0, 2) });
+  assert.deepEqual(v.load.per_fault.map((g) => g.ratio), [1.2, 2]);
 });

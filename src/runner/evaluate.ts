@@ -432,7 +432,7 @@ export function counterFigures(store: SeriesStore, exp: Experiment, baseline: [n
   });
 }
 
-/** The faults a run injected, when and what (FaultEventRecord's fields the verdict reads). */
+/** The faults a run injected, when and what (FaultEventRecord's fields the verdict reads; times in epoch seconds). */
 export interface InjectedFault {
   name?: string;
   fault_type: string;
@@ -441,19 +441,25 @@ export interface InjectedFault {
   t_stop?: number;
 }
 
-/** The amplification counter over each injected fault's own interval (a still-open fault counts to `end`). */
+/**
+ * The amplification counter over each injected fault's own interval, from its inject to its revert (a fault still
+ * on counts to `end`, epoch ms); `f0` (epoch ms) is where from_s and to_s count from.
+ * @example faultSegments(store, amp, exp, record.fault_events, marks.fault_start, marks.last_revert)[1].ratio // 1.4
+ */
 export function faultSegments(store: SeriesStore, counter: CounterFigure | undefined, exp: Experiment, faults: readonly InjectedFault[], f0: number, end: number): FaultSegment[] {
   const spec = counter && (exp.resolved?.counters ?? []).find((c) => c.name === counter.name);
   if (!spec || spec.per_endpoint === undefined) return [];
+  const endpoint = spec.per_endpoint;
   return faults.map((f) => {
-    const t1 = Math.min(f.t_stop ?? end, end);
-    const offered = offeredTo(store, spec.per_endpoint!, f.t_start, t1);
-    const effective = sumIncrease(store, spec.metric, spec.labels, f.t_start, t1);
+    const t0 = f.t_start * 1000;
+    const t1 = Math.min(f.t_stop === undefined ? end : f.t_stop * 1000, end);
+    const offered = offeredTo(store, endpoint, t0, t1);
+    const effective = sumIncrease(store, spec.metric, spec.labels, t0, t1);
     return {
-      fault: f.name ?? `${f.fault_type}`,
+      fault: f.name ?? f.fault_type,
       type: f.fault_type,
       params: f.params,
-      from_s: Math.round((f.t_start - f0) / 100) / 10,
+      from_s: Math.round((t0 - f0) / 100) / 10,
       to_s: Math.round((t1 - f0) / 100) / 10,
       offered,
       effective,
