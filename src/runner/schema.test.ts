@@ -80,3 +80,16 @@ test('YAML syntax errors carry line and column; a schedule lists experiments in 
   assert.equal(loadExperiments(sched).length, 2);
   assert.throws(() => loadExperiments(write('sched2.yaml', `schedule: [${ci}, nowhere.yaml]\n`)), /schedule\[1\] \(nowhere\.yaml\)/);
 });
+
+test('recovery.intervention: optional text saying what has to happen for the system to heal; an empty one is an error with its path', () => {
+  const exp = (recovery: string): string => `title: x
+hypothesis: { name: h, sli: [{ name: a, metric: error_rate, route: /orders, source: server, steady_state: 0.01 }] }
+windows: {}
+load: { rate: 10, seed: 1 }
+faults: [{ type: kill, target: backend }]
+recovery: ${recovery}
+`;
+  assert.equal(loadExperiment(write('heal.yaml', exp('{ intervention: "the supervisor restarts the killed process" }'))).recovery.intervention, 'the supervisor restarts the killed process');
+  assert.equal(loadExperiment(write('self.yaml', exp('{ consecutive_s: 3 }'))).recovery.intervention, undefined);
+  assert.throws(() => loadExperiment(write('empty.yaml', exp('{ intervention: "  " }'))), /recovery\.intervention: say what has to happen/);
+});

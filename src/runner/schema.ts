@@ -113,6 +113,11 @@ export const ExperimentSchema = z.strictObject({
       consecutive_s: z.number().int().min(1).max(600).default(5),
       /** A recovery slower than this fails the hypothesis even when it happens. */
       max_mttr_s: z.number().positive().optional(),
+      /**
+       * What has to happen, beyond the fault ending, for the system to heal (e.g. "the supervisor restarts the
+       * killed process"); absent = it heals by itself once the fault ends. Informational: reports rank by it.
+       */
+      intervention: z.string().trim().min(1, 'say what has to happen for the system to heal, or leave intervention out').max(200).optional(),
     })
     .default({ consecutive_s: 5 }),
   /** Thresholds the blast radius applies to every endpoint of every service (DESIGN: "under one fault"). */
