@@ -48,3 +48,18 @@ export function fmtEstimate(e: { value: number | null; n: number; ci: readonly [
   if (!e.enough && e.needed !== null) parts.push(`too few: needs ≥ ${e.needed}`);
   return `${fmtValue(e.value, metric)} (${parts.join(', ')})`;
 }
+
+/**
+ * The verdict's amplification counter per injected fault, as a table — only for a run with ≥ 2 faults (a sweep in
+ * one window, e.g. 1 %, 5 %, 10 % loss), where one ratio over the whole window would hide the steps.
+ * @example perFaultTable(v)?.rows[0] // ['loss-1', 'loss', '{"pct":1}', '0–10', '440', '441', '×1.00']
+ */
+export function perFaultTable(v: Verdict): { title: string; head: string[]; rows: string[][] } | null {
+  const segs = v.load.per_fault ?? [];
+  if (segs.length < 2) return null;
+  return {
+    title: `Per fault: ${v.load.amplification_of ?? 'the counter'} per offered request while each fault was on`,
+    head: ['fault', 'type', 'params', 'on (s into the fault window)', 'offered', 'effective', 'effective/offered'],
+    rows: segs.map((g) => [g.fault, g.type, JSON.stringify(g.params), `${g.from_s}–${g.to_s}`, String(g.offered), String(g.effective), g.ratio === null ? '—' : `×${g.ratio.toFixed(2)}`]),
+  };
+}

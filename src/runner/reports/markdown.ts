@@ -1,5 +1,5 @@
 /** report.md: the verdict and its numbers for a review or a PR comment. */
-import { fmtDiff, fmtEstimate, fmtInterval, fmtS, fmtValue, type ReportFormat } from './format.ts';
+import { fmtDiff, fmtEstimate, fmtInterval, fmtS, fmtValue, perFaultTable, type ReportFormat } from './format.ts';
 import type { Headline, Verdict } from '../evaluate.ts';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
@@ -38,6 +38,8 @@ export const markdown: ReportFormat = {
       lines.push(`| counter ${c.name} (baseline → fault window) | ${c.baseline} → ${c.fault}${per} |`);
     }
     lines.push(`| data integrity | ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}: ${integrityText(v.integrity)} |`);
+    const perFault = perFaultTable(v);
+    if (perFault) lines.push('', `### ${perFault.title}`, '', `| ${perFault.head.join(' | ')} |`, `|${perFault.head.map(() => '---').join('|')}|`, ...perFault.rows.map((r) => `| ${r.join(' | ')} |`));
     lines.push('', '## SLIs', '', '| SLI | judged on | status | steady state | SLO under fault | baseline | fault | worst (rolling) | recovery |', '|---|---|---|---|---|---|---|---|---|');
     for (const s of v.slis) {
       const op = s.direction === 'max' ? '≤' : '≥';
