@@ -22,7 +22,7 @@ test('a faultline experiment exports as a valid CTK experiment using faultline a
   const method = ctk.method as { name: string; pauses?: { before?: number; after?: number }; provider: { func: string; arguments: Record<string, unknown> } }[];
   assert.deepEqual(method.map((m) => m.provider.func), ['inject_fault', 'revert_fault']);
   assert.equal(method[0].pauses?.before, exp.windows.baseline_s);
-  assert.deepEqual(method[0].provider.arguments, { type: 'latency', target: 'payments', params: { delay_ms: 60, jitter_ms: 10 }, ttl_s: exp.windows.fault_s + 10 });
+  assert.deepEqual(method[0].provider.arguments, { type: 'latency', target: 'payments', params: { delay_ms: 200, jitter_ms: 20 }, ttl_s: exp.windows.fault_s + 10 });
   assert.deepEqual(method[1].pauses, { before: exp.windows.fault_s, after: exp.windows.recovery_s });
   assert.match(ctk.description, /not carried: .*stop conditions/);
   assert.equal((ctk.rollbacks![0] as { provider: { func: string } }).provider.func, 'revert_fault');

@@ -84,8 +84,8 @@ describe('faultline run', { skip, timeout: 300_000 }, () => {
     for (const key of ['baseline_p99', 'fault_p99', 'baseline_err_rate', 'fault_err_rate', 'fault_availability', 'mttr_s', 'time_to_detect_s'] as const) {
       assert.equal(typeof v[key], 'number', `${key} = ${v[key]} (${v.reasons.join('; ')})`);
     }
-    // 60 ms on every answer from payments: the write path's p99 rose past its baseline, and the fault was seen.
-    assert.ok(v.fault_p99! > v.baseline_p99! + 40, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
+    // 200 ms on every answer from payments: the write path's p99 rose past its baseline, and the fault was seen.
+    assert.ok(v.fault_p99! > v.baseline_p99! + 120, `p99 ${v.baseline_p99} → ${v.fault_p99}`);
     assert.ok(v.time_to_detect_s! <= 5, `detect ${v.time_to_detect_s}`);
     assert.ok(v.mttr_s! <= 15, `mttr ${v.mttr_s}`);
     assert.ok(v.fault_availability! >= 0.99);
