@@ -1,8 +1,10 @@
 /**
- * `faultline demo`: the README's main job — a lab of its own, a short breakpoint ramp, experiments 1–4 before
- * and after mitigations, one report, the lab stopped (src/demo/demo.ts does it all; this file parses and prints).
- * `--proxy-tour` keeps the earlier ten-second tour of the network faults (src/demo/proxy-tour.ts).
- * Exit: 0 done, 2 bad plan, 3 the machine lacks what the lab needs, 130 interrupted (every fault reverted, lab down).
+ * `faultline demo`: the README's main job — a lab of its own, a breakpoint ramp, experiments 1–4 before and after
+ * mitigations (`--all`: experiments 1–7, 9 and 10, with experiment 8's recovery ranking built from them), one
+ * report, the lab stopped (src/demo/demo.ts does it all; this file parses and prints). `--proxy-tour` keeps the
+ * earlier ten-second tour of the network faults (src/demo/proxy-tour.ts).
+ * Exit: 0 done, 2 bad plan or flags (--all with --plan), 3 the machine lacks what the lab needs, 130 interrupted
+ * (every fault reverted, lab down).
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
@@ -18,7 +20,8 @@ interface DemoFlags {
   json?: boolean;
   proxyTour?: boolean;
   roundTrips: number;
-  plan: string;
+  plan?: string;
+  all?: boolean;
   out?: string;
   stateDir: string;
   basePort?: number;
@@ -29,9 +32,10 @@ interface DemoFlags {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('The main job: find a real cascade in the lab and show it contained — experiments 1–4 before and after mitigations, one report (about 10 min).')
+    .description('The main job: find the lab\'s breakpoint, then a real cascade, and show it contained — experiments 1–4 before and after mitigations, one report (about 12 min on 2 cores); --all: experiments 1–10 (about 32 min).')
     .option('--json', 'print the summary as JSON on stdout')
-    .option('--plan <file>', 'the demo plan: experiments, variants, windows, rate', join(ROOT, 'experiments/demo-schedule.yaml'))
+    .option('--all', 'run experiments 1–7, 9 and 10 before and after mitigations, and rank their recoveries (experiment 8): experiments/demo-all-schedule.yaml')
+    .option('--plan <file>', 'the demo plan: experiments, variants, windows, rate (default experiments/demo-schedule.yaml; not with --all)')
     .option('--out <dir>', 'report directory (default runs/demo-<time>)')
     .option('--state-dir <dir>', "the demo lab's own state directory", join(ROOT, '.faultline/demo-lab'))
     .option('--base-port <port>', 'lab base port (default: the first free range from 27000)', parsePort)
@@ -39,10 +43,26 @@ export function registerDemo(program: Command): void {
     .option('--no-setup', 'do not run scripts/setup.sh when something is missing')
     .option('--proxy-tour', 'instead: the 10-second tour of network faults on a local echo service')
     .option('--round-trips <n>', 'with --proxy-tour: round trips measured per fault', (v) => Number(v), 40)
-    .addHelpText('after', '\nAll traffic stays on loopback. Ctrl-C reverts every fault and stops the lab (exit 130).')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  faultline demo                                   experiments 1–4, before and after (about 12 min on 2 cores)',
+        '  faultline demo --all                             experiments 1–7, 9, 10 and the recovery ranking (about 32 min)',
+        '  faultline demo --plan experiments/gameday-ci.yaml',
+        '',
+        'The steady rate is a share (the plan\'s fraction) of the breakpoint the ramp measures, never capped; when the',
+        'load generator gives out before the lab does, that lower bound is used and the report says so.',
+        '--all and --plan name two different plans: give one (both: exit 2).',
+        'All traffic stays on loopback. Ctrl-C reverts every fault and stops the lab (exit 130).',
+      ].join('\n'),
+    )
     .action(async (opts: DemoFlags) => {
       if (opts.proxyTour) return proxyTour(opts);
-      const [{ runDemo }, { onInterrupt }] = await Promise.all([import('../demo/demo.ts'), import('./load.ts')]);
+      const [{ runDemo }, { demoPlanFile }, { onInterrupt }] = await Promise.all([import('../demo/demo.ts'), import('../demo/plan.ts'), import('./load.ts')]);
+      // Before anything starts: --all and --plan name two plans (FL_INVALID_INPUT, exit 2).
+      const planFile = demoPlanFile({ all: opts.all, plan: opts.plan }, ROOT);
       const ctrl = new AbortController();
       const signals = onInterrupt(() => ctrl.abort());
       const hangup = (): void => ctrl.abort();
@@ -50,7 +70,7 @@ export function registerDemo(program: Command): void {
       let summary: DemoSummary;
       try {
         summary = await runDemo({
-          planFile: opts.plan,
+          planFile,
           stateDir: resolve(opts.stateDir),
           outDir: resolve(opts.out ?? join('runs', `demo-${stamp()}`)),
           basePort: opts.basePort,

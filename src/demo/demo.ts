@@ -1,5 +1,5 @@
 /**
- * `faultline demo`, the main job, as a library: setup if needed → a lab of its own → a short breakpoint ramp →
+ * `faultline demo`, the main job, as a library: setup if needed → a lab of its own → a breakpoint ramp →
  * the steady rate → every planned (experiment, variant) run through the hypothesis runner → one report → lab down.
  * This module alone owns that sequence and its guarantee: whatever happens (an error, Ctrl-C through `signal`),
  * every fault is reverted (the runner does it for its own; `stopLab` reverts anything the journal still holds)
@@ -22,13 +22,15 @@ import { missingLabPrerequisites } from '../supervisor/launch.ts';
 import { runTarget } from '../supervisor/run-target.ts';
 import { labSystem } from '../supervisor/topology.ts';
 import { systemPorts } from '../system/system.ts';
-import { deriveExperiment, loadPlan, plannedRuns, type DemoPlan } from './plan.ts';
+import { deriveExperiment, loadPlan, plannedRuns, steadyRate, type DemoPlan } from './plan.ts';
+import { rampLogLine, rampStep, rampStopText, rampSummary, steadyText } from './ramp.ts';
+import { recoveryRanking } from './recovery.ts';
 import { runFigures, writeDemoReport, type DemoRun, type DemoSummary } from './report.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 export interface DemoOptions {
-  /** The plan file (default experiments/demo-schedule.yaml). */
+  /** The plan file (experiments/demo-schedule.yaml; `--all`: experiments/demo-all-schedule.yaml; see demoPlanFile). */
   planFile: string;
   /** The demo's own lab state dir (never the user's default lab). */
   stateDir: string;
@@ -70,18 +72,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   // Fresh idempotency keys for every run, and for every demo on the same lab data (see deriveExperiment).
   const seedBase = Math.floor(t0 / 1000) % 0xffff_0000;
   const done: DemoRun[] = [];
-  let breakpoint: BreakpointResult | undefined;
+  let breakpoint: DemoSummary['breakpoint'] = null;
   let rate = opts.rateRps ?? plan.rate.fixed_rps;
   let interrupted = false;
   try {
     const status = await startDetached({ stateDir: opts.stateDir, basePort: base, mitigations: 'none', log: () => {} });
     log(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s`);
     if (rate === undefined && plan.rate.breakpoint && !opts.signal?.aborted) {
-      breakpoint = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, log, opts.signal);
-      const found = breakpoint.breakpoint_rps ?? (breakpoint.status === 'not_reached' ? plan.rate.breakpoint.max_rps : null);
-      const raw = found === null ? plan.rate.min_rps : found * plan.rate.breakpoint.fraction;
-      rate = clamp(Math.round(raw), plan.rate.min_rps, plan.rate.max_rps);
-      log(`breakpoint ${found ?? '—'} req/s (${breakpoint.status}); steady rate ${rate} req/s (${Math.round(plan.rate.breakpoint.fraction * 100)} %, clamped to [${plan.rate.min_rps}, ${plan.rate.max_rps}])`);
+      const found = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, log, opts.signal);
+      const { fraction } = plan.rate.breakpoint;
+      const steady = steadyRate(found, fraction, plan.rate.min_rps);
+      breakpoint = rampSummary(found, fraction, plan.rate.min_rps, steady);
+      rate = steady.rate_rps;
+      log(`ramp stopped: ${rampStopText(breakpoint)}`);
+      log(`steady rate ${steadyText(breakpoint, rate)}`);
     }
     rate ??= plan.rate.min_rps;
     for (const [i, run] of runs.entries()) {
@@ -103,7 +107,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         ({ verdict, record } = await runExperiment(again, runTarget(opts.stateDir), { outDir: ranDir, signal: opts.signal, onProgress: phaseLogger(log) }));
       }
       const figures = runFigures(ranDir, record);
-      done.push({ key: run.key, variant: run.variant.name, must_hold: run.variant.must_hold, title: exp.title, dir: ranDir, experiment_file: exp.source, verdict, figures, ...(retried ? { retried } : {}) });
+      done.push({
+        key: run.key,
+        variant: run.variant.name,
+        must_hold: run.variant.must_hold,
+        title: exp.title,
+        dir: ranDir,
+        experiment_file: exp.source,
+        verdict,
+        figures,
+        ...(retried ? { retried } : {}),
+        faults_injected: record.fault_events.length,
+        reverted: record.marks.last_revert !== undefined,
+        intervention: exp.recovery.intervention ?? null,
+      });
       log(`  → ${verdict.result.toUpperCase()}: ${oneLine(verdict)}`);
     }
   } finally {
@@ -118,9 +135,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     wall_s: Math.round((Date.now() - t0) / 1000),
     interrupted,
     rate_rps: rate ?? null,
-    breakpoint: breakpoint ? { status: breakpoint.status, slo: breakpoint.slo, breakpoint_rps: breakpoint.breakpoint_rps, broken_at_rps: breakpoint.broken_at_rps, steps: breakpoint.steps.map((s) => ({ rate_rps: s.rate_rps, p99_ms: s.latency_ms.p99 ?? null, error_rate: s.error_rate })) } : null,
+    breakpoint,
     windows: plan.windows,
     runs: done,
+    recovery: recoveryRanking(done),
     gate_failures: done.filter((r) => r.must_hold && r.verdict.result !== 'held').map((r) => `${r.key} ${r.variant}: ${r.verdict.result}`),
     report: { markdown: join(opts.outDir, 'report.md'), html: join(opts.outDir, 'report.html'), json: join(opts.outDir, 'summary.json') },
   };
@@ -153,11 +171,15 @@ async function freeBasePort(): Promise<number> {
   throw new FaultlineError('LISTEN_FAILED', 'no free lab port range between 27000 and 31000', { hint: 'pass --base-port' });
 }
 
-/** The short ramp: a staircase against the api until the SLO breaks (each step judged on its own numbers). */
+/**
+ * The ramp: a staircase against the system's entry until the SLO breaks or the generator can no longer keep a
+ * step's rate (each step judged on its own numbers); the plan's max_rps, when it gives one, is a safety cap only.
+ */
 async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<BreakpointResult> {
   const bp = plan.rate.breakpoint!;
   const target = runTarget(stateDir);
-  log(`breakpoint ramp: ${bp.start_rps} req/s +${bp.step_rps} every ${bp.step_s} s up to ${bp.max_rps}, SLO ${bp.slo}`);
+  const top = bp.max_rps === undefined ? 'no cap: until the SLO breaks or the generator cannot keep up' : `safety cap ${bp.max_rps} req/s`;
+  log(`breakpoint ramp: ${bp.start_rps} req/s +${bp.step_rps} every ${bp.step_s} s (${top}), SLO ${bp.slo}`);
   return findBreakpoint({
     target: target.view.entryUrl!,
     mixEnv: target.mixEnv,
@@ -172,7 +194,7 @@ async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, lo
     max_rps: bp.max_rps,
     slo: bp.slo,
     signal,
-    onStep: (s) => log(`  ${s.rate_rps} req/s: p99 ${(s.latency_ms.p99 ?? NaN).toFixed(0)} ms, errors ${(s.error_rate * 100).toFixed(2)} % → ${s.held ? 'held' : 'broke'}`),
+    onStep: (s) => log(`  ${rampLogLine(rampStep(s))}`),
   });
 }
 
@@ -195,7 +217,6 @@ function oneLine(v: Verdict): string {
   return `write p99 ${n(v.baseline_p99)} → ${n(v.fault_p99)} ms, write errors ${n(v.fault_err_rate === null ? null : v.fault_err_rate * 100, 2)} %, reads ${n(v.fault_availability === null ? null : v.fault_availability * 100, 2)} %, MTTR ${n(v.mttr_s, 1)} s`;
 }
 
-const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
 const clock = (t0: number): string => {
   const s = Math.floor((Date.now() - t0) / 1000);
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;

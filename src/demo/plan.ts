@@ -1,20 +1,23 @@
 /**
- * The demo plan file (experiments/demo-schedule.yaml, experiments/gameday-ci.yaml): which committed experiment
- * files to run, in which variants (a variant = a `mitigations:` block, e.g. before = none, after = all), with
- * which shorter windows and at which rate (fixed, or ~65 % of a breakpoint found with a short ramp).
- * This module alone owns that file's shape and the derivation of one concrete, runnable experiment file per
- * (experiment, variant): the committed file with windows, rate and mitigations replaced, written beside the run
- * so that each run stays reproducible command for command (`faultline run <that file>`).
+ * The demo plan file (experiments/demo-schedule.yaml, experiments/demo-all-schedule.yaml,
+ * experiments/gameday-ci.yaml): which committed experiment files to run, in which variants (a variant = a
+ * `mitigations:` block, e.g. before = none, after = all), with which shorter windows and at which rate (fixed, or
+ * a fraction of the breakpoint a ramp finds, floored at min_rps and never capped). This module alone owns that
+ * file's shape, which plan `faultline demo` runs (`--all`, `--plan`), the steady rate a breakpoint gives, and the
+ * derivation of one concrete, runnable experiment file per (experiment, variant): the committed file with
+ * windows, rate and mitigations replaced, written beside the run so that each run stays reproducible command for
+ * command (`faultline run <that file>`).
  *
  *   plan.yaml ─▶ DemoPlan ─┬─ experiments/exp1-….yaml (full windows) ─┐
  *                          └─ variants[before, after] ────────────────┴─▶ derive ─▶ <out>/experiments/exp1.before.yaml
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { z } from 'zod';
 import { FaultlineError, throwIfIssues } from '../core/errors.ts';
 import { issuesFromZod } from '../core/schema.ts';
+import type { BreakpointResult } from '../load/breakpoint.ts';
 import { loadExperiment, type Experiment } from '../runner/schema.ts';
 
 const Windows = z.strictObject({
@@ -31,6 +34,12 @@ const Variant = z.strictObject({
   mitigations: z.record(z.string(), z.unknown()),
   /** Run this variant only for these experiment files (default: all of them). */
   only: z.array(z.string()).optional(),
+  /**
+   * Derive this variant from the committed file's sibling with this suffix (`.mitigated`: exp1-….mitigated.yaml,
+   * the after-file), so what that file says of the system it describes (e.g. `recovery.intervention`) comes along;
+   * its mitigations are replaced by this variant's all the same. Default: the listed file itself.
+   */
+  file_suffix: z.string().regex(/^\.[a-z][a-z0-9-]{0,23}$/, 'a dot and a name, e.g. .mitigated').optional(),
   /** A verdict other than `held` in this variant fails the plan (the CI game day's gate). */
   must_hold: z.boolean().default(false),
 });
@@ -39,7 +48,8 @@ const Breakpoint = z.strictObject({
   start_rps: z.number().positive(),
   step_rps: z.number().positive(),
   step_s: z.number().min(2).max(60),
-  max_rps: z.number().positive(),
+  /** A safety cap only: without it the staircase has no top (the ramp ends when the SLO or the generator gives out). */
+  max_rps: z.number().positive().optional(),
   slo: z.string().default('p99<250ms,errors<0.1%'),
   /** The steady rate as a fraction of the breakpoint (DESIGN: ~65 %). */
   fraction: z.number().gt(0).max(1).default(0.65),
@@ -54,18 +64,36 @@ export const DemoPlanSchema = z.strictObject({
   windows: Windows,
   /** Re-run once an experiment judged invalid (unmeasurable: the machine or the generator was the bottleneck). */
   retry_invalid: z.boolean().default(false),
-  /** Load: a fixed rate, or a breakpoint ramp whose result (× fraction) is clamped to [min_rps, max_rps]. */
+  /** Load: a fixed rate, or fraction × the breakpoint a ramp finds (floored at min_rps; see steadyRate). */
   rate: z.strictObject({
     fixed_rps: z.number().positive().optional(),
     breakpoint: Breakpoint.optional(),
+    /** The least a run is given: enough writes in a short baseline for a p99 to be an estimate at all. */
     min_rps: z.number().positive().default(20),
-    /** What this 2-core box sustains with the lab, the load generator and the scraper sharing it. */
-    max_rps: z.number().positive().default(100),
   }),
 });
 
 export type DemoPlan = z.output<typeof DemoPlanSchema> & { source: string };
 export type DemoVariant = DemoPlan['variants'][number];
+
+/** The committed plans, relative to the repository: `faultline demo` runs the first, `faultline demo --all` the second. */
+export const DEMO_PLAN = 'experiments/demo-schedule.yaml';
+export const DEMO_ALL_PLAN = 'experiments/demo-all-schedule.yaml';
+
+/**
+ * Which plan file `faultline demo` runs: `--plan <file>`, `--all` (experiments 1–10), or the default. The two
+ * flags name different plans, so both together are bad input (exit 2), never one silently winning.
+ * @example demoPlanFile({ all: true }, '/repo') // '/repo/experiments/demo-all-schedule.yaml'
+ */
+export function demoPlanFile(flags: { all?: boolean; plan?: string }, root: string): string {
+  if (flags.all && flags.plan !== undefined) {
+    throw new FaultlineError('INVALID_INPUT', `--all and --plan conflict: --all runs ${DEMO_ALL_PLAN}, --plan runs ${flags.plan}`, {
+      field: '--all',
+      hint: `give one of them: \`faultline demo --all\`, or \`faultline demo --plan ${flags.plan}\``,
+    });
+  }
+  return flags.plan !== undefined ? resolve(flags.plan) : join(root, flags.all ? DEMO_ALL_PLAN : DEMO_PLAN);
+}
 
 /**
  * Reads and validates a plan file; every problem is reported at once, with its path.
@@ -85,9 +113,19 @@ export function loadPlan(file: string): DemoPlan {
   const issues = plan.variants.flatMap((v, i) =>
     (v.only ?? []).filter((o) => !plan.experiments.includes(o)).map((o) => ({ path: `variants[${i}].only`, message: `"${o}" is not in experiments` })),
   );
+  for (const run of plannedRuns(plan).filter((r) => !existsSync(r.base))) {
+    const i = plan.variants.indexOf(run.variant);
+    issues.push({ path: run.variant.file_suffix === undefined ? 'experiments' : `variants[${i}].file_suffix`, message: `no file ${relative(dirname(source), run.base)}` });
+  }
   if (plan.rate.fixed_rps === undefined && plan.rate.breakpoint === undefined) issues.push({ path: 'rate', message: 'give fixed_rps or breakpoint' });
   throwIfIssues(issues);
   return plan;
+}
+
+/** The committed file a variant of a listed experiment derives from (the listed one, or its file_suffix sibling). */
+function variantFile(plan: DemoPlan, rel: string, variant: DemoVariant): string {
+  const file = variant.file_suffix === undefined ? rel : rel.replace(/(\.ya?ml)$/, `${variant.file_suffix}$1`);
+  return resolve(dirname(plan.source), file);
 }
 
 /** One run the plan asks for. */
@@ -104,8 +142,31 @@ export function plannedRuns(plan: DemoPlan): PlannedRun[] {
   return plan.experiments.flatMap((rel) =>
     plan.variants
       .filter((v) => v.only === undefined || v.only.includes(rel))
-      .map((variant) => ({ key: basename(rel).replace(/\.ya?ml$/, ''), variant, base: resolve(dirname(plan.source), rel) })),
+      .map((variant) => ({ key: basename(rel).replace(/\.ya?ml$/, ''), variant, base: variantFile(plan, rel, variant) })),
   );
+}
+
+/** The steady rate a breakpoint ramp gives, and what it rests on. */
+export interface SteadyRate {
+  rate_rps: number;
+  /** What the fraction was taken of: the breakpoint, or the ramp's cap when the SLO held to it; null when the ramp found none. */
+  basis_rps: number | null;
+  /** The basis is a lower bound: the lab was never pushed past it (the generator gave out first, or the cap). */
+  lower_bound: boolean;
+  /** The plan's floor (min_rps) was used: fraction × basis fell below it, or there was no basis. */
+  floored: boolean;
+}
+
+/**
+ * fraction × the breakpoint, floored at min_rps and never capped: the lab runs at a share of what it was measured
+ * to sustain. A breakpoint that is a lower bound (the generator gave out before the SLO did) is used as it is.
+ * @example steadyRate({ status: 'found', breakpoint_rps: 400, breakpoint_is_lower_bound: false, max_rps: 864_000 }, 0.65, 32).rate_rps // 260
+ */
+export function steadyRate(bp: Pick<BreakpointResult, 'status' | 'breakpoint_rps' | 'breakpoint_is_lower_bound' | 'max_rps'>, fraction: number, minRps: number): SteadyRate {
+  const basis = bp.status === 'not_reached' ? bp.max_rps : bp.status === 'found' || bp.status === 'generator_limit' || bp.status === 'interrupted' ? bp.breakpoint_rps : null;
+  const share = basis === null ? null : Math.round(basis * fraction);
+  const rate = share === null || share < minRps ? minRps : share;
+  return { rate_rps: rate, basis_rps: basis, lower_bound: basis !== null && bp.breakpoint_is_lower_bound, floored: rate !== share };
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
- * The demo's one report (report.md, report.html, summary.json): the verdict table of every run, the before/after
- * deltas per experiment, and a link to each run's own report. This module alone owns those files and the few
- * client-side figures it adds to each verdict (read back from the run dir's series, so they are the same numbers
- * `faultline report` would see): what users saw while the fault was on — write errors including client timeouts,
- * writes accepted as "payment pending" (202), the worst per-second write p99 — and offered vs completed load.
+ * The demo's one report (report.md, report.html, summary.json): what the breakpoint ramp found and every step of
+ * it, the verdict table of every run, the before/after deltas per experiment, the recovery ranking (experiment 8,
+ * recovery.ts), the plot of each sweep (sweep.ts), and a link to each run's own report. This module alone owns
+ * those files and the few client-side figures it adds to each verdict (read back from the run dir's series, so
+ * they are the same numbers `faultline report` would see): what users saw while the fault was on — write errors
+ * including client timeouts, writes accepted as "payment pending" (202), the worst per-second write p99 — and
+ * offered vs completed load.
  *
- *   run dir (series.jsonl, verdict.json) ─▶ runFigures ─▶ DemoRun ─┐
+ *   run dir (series.jsonl, verdict.json) ─▶ runFigures ─▶ DemoRun ─┐        ramp.ts · recovery.ts · sweep.ts
  *                                                     DemoSummary ─┴─▶ report.md · report.html · summary.json
  */
 import { writeFileSync } from 'node:fs';
@@ -13,6 +15,10 @@ import { join, relative } from 'node:path';
 import { sumIncrease } from '../metrics/sli.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import { readRun, type RunRecord } from '../runner/record.ts';
+import { esc, htmlTable, mdTable, ms, pc, sec, times } from './format.ts';
+import { RAMP_HEAD, rampCells, rampStopText, steadyText, type RampSummary } from './ramp.ts';
+import { RECOVERY_HEAD, recoveryCells, type RecoveryRow } from './recovery.ts';
+import { axisX, axisY, sweeps, sweepSvg, sweepTable, type Sweep } from './sweep.ts';
 
 /** What users (the load generator) saw during the fault window, from the run's stored client series. */
 export interface ClientFigures {
@@ -43,6 +49,11 @@ export interface DemoRun {
   figures: ClientFigures;
   /** The first attempt, when it was invalid (unmeasurable) and the run was repeated once. */
   retried?: { result: Verdict['result']; reasons: string[]; dir: string };
+  /** Faults the run injected, and whether the last was reverted (the recovery window starts there). */
+  faults_injected: number;
+  reverted: boolean;
+  /** The experiment's recovery.intervention: what has to happen beyond the fault ending for it to heal. */
+  intervention: string | null;
 }
 
 export interface DemoSummary {
@@ -52,9 +63,12 @@ export interface DemoSummary {
   wall_s: number;
   interrupted: boolean;
   rate_rps: number | null;
-  breakpoint: { status: string; slo: string; breakpoint_rps: number | null; broken_at_rps: number | null; steps: { rate_rps: number; p99_ms: number | null; error_rate: number }[] } | null;
+  /** The breakpoint ramp (null with a fixed rate): what stopped it, what it found, every step. */
+  breakpoint: RampSummary | null;
   windows: { warmup_s: number; baseline_s: number; fault_s: number; recovery_s: number };
   runs: DemoRun[];
+  /** Experiment 8: every run that injected a fault, ranked by MTTR (recovery.ts). */
+  recovery: RecoveryRow[];
   /** Runs of a must-hold variant whose verdict was not held (the CI game day fails on any). */
   gate_failures: string[];
   report: { markdown: string; html: string; json: string };
@@ -91,11 +105,6 @@ export function runFigures(dir: string, record: RunRecord): ClientFigures {
     completed: Math.round(sumIncrease(store, 'faultline_load_completed_total', { endpoint: 'all' }, t0, t1)),
   };
 }
-
-const ms = (x: number | null): string => (x === null ? '—' : `${x.toFixed(0)} ms`);
-const pc = (x: number | null, d = 2): string => (x === null ? '—' : `${(x * 100).toFixed(d)} %`);
-const sec = (x: number | null): string => (x === null ? '—' : `${x.toFixed(1)} s`);
-const times = (x: number | null): string => (x === null ? '—' : `×${x.toFixed(2)}`);
 
 /** The worst rolling (window_s) read availability under the fault: what a cascade verdict is judged on. */
 function readWorst(v: Verdict): number | null {
@@ -164,29 +173,30 @@ function deltas(s: DemoSummary): { key: string; rows: [string, string, string][]
   });
 }
 
-function breakpointText(bp: NonNullable<DemoSummary['breakpoint']>): string {
-  const top = bp.steps.at(-1)?.rate_rps;
-  if (bp.status === 'found') return `${bp.breakpoint_rps} req/s (broke at ${bp.broken_at_rps})`;
-  if (bp.status === 'not_reached') return `not reached — the SLO held up to the ramp's top step, ${top} req/s`;
-  return `${bp.status}${bp.broken_at_rps ? ` (broke at ${bp.broken_at_rps} req/s)` : ''}`;
-}
-
 function intro(s: DemoSummary): string[] {
   const w = s.windows;
   const bp = s.breakpoint;
+  const mix = 'of the default mix (80 % reads, 20 % writes)';
   return [
     `Started ${s.started_at}; ${s.wall_s} s in all${s.interrupted ? ' — INTERRUPTED (partial results)' : ''}.`,
     bp
-      ? `Breakpoint (short ramp, SLO ${bp.slo}): ${breakpointText(bp)}; steady rate **${s.rate_rps} req/s** of the default mix (80 % reads, 20 % writes).`
-      : `Steady rate **${s.rate_rps} req/s** of the default mix (80 % reads, 20 % writes), fixed by the plan.`,
-    `Windows per run: warm-up ${w.warmup_s} s, baseline ${w.baseline_s} s, fault ${w.fault_s} s, recovery ${w.recovery_s} s (the committed files use 60/120/120 s; see docs/findings.md for full-window runs).`,
+      ? `Breakpoint ramp (every step below): it stopped because ${rampStopText(bp)}. Steady rate **${s.rate_rps} req/s** ${mix}: ${steadyText(bp, s.rate_rps ?? bp.min_rps)}.`
+      : `Steady rate **${s.rate_rps} req/s** ${mix}, fixed by the plan.`,
+    `Windows per run: warm-up ${w.warmup_s} s, baseline ${w.baseline_s} s, fault ${w.fault_s} s, recovery ${w.recovery_s} s (fault offsets and durations scaled to fit; the committed files have their own, longer windows; see docs/findings.md for full-window runs).`,
     `SLOs (DESIGN.md): writes p99 < 250 ms and < 0.1 % errors in steady state, < 1 s and < 1 % under one fault; reads ≥ 99.9 % available always. "before" = the naive lab (mitigations none), "after" = every mitigation on (mitigations all).`,
     `Server columns come from the api's own histograms (what the verdict judges); user columns from the load generator (a request still unanswered after the experiment's client timeout counts as an error there, while the naive server — which has no timeouts — never answers 5xx for it).`,
   ];
 }
 
+const RECOVERY_INTRO = 'Experiment 8, the recovery characterization, from the runs above: every run that injected a fault, fastest recovery first (MTTR from the last revert until the SLIs were back in steady state for the experiment\'s consecutive seconds), the unrecovered last. "needs:" is what has to happen beyond the fault ending (the experiment\'s recovery.intervention).';
+
+/** A sweep's caption: what effective/offered counts, against which parameter. */
+const sweepCaption = (w: Sweep): string => `${w.key}: ${axisY(w)} against ${axisX(w)}, one point per fault of the sweep`;
+
 function markdown(s: DemoSummary, dir: string): string {
-  const lines = [`# ${s.title}`, '', ...intro(s).flatMap((l) => [l, '']), '## Verdicts', ''];
+  const lines = [`# ${s.title}`, '', ...intro(s).flatMap((l) => [l, ''])];
+  if (s.breakpoint) lines.push('## Breakpoint ramp', '', ...mdTable(RAMP_HEAD, s.breakpoint.steps.map(rampCells)), '');
+  lines.push('## Verdicts', '');
   lines.push(`| ${HEAD.join(' | ')} | report |`, `|${HEAD.map(() => '---').join('|')}|---|`);
   for (const r of s.runs) {
     const c = cells(r, dir);
@@ -195,6 +205,11 @@ function markdown(s: DemoSummary, dir: string): string {
   lines.push('', '## Before → after', '');
   for (const d of deltas(s)) {
     lines.push(`### ${d.key}`, '', '| | before (naive) | after (mitigated) |', '|---|---|---|', ...d.rows.map((r) => `| ${r.join(' | ')} |`), '');
+  }
+  lines.push('## Recovery ranking (experiment 8)', '', RECOVERY_INTRO, '', ...mdTable(RECOVERY_HEAD, s.recovery.map(recoveryCells)), '');
+  for (const w of sweeps(s.runs)) {
+    const t = sweepTable(w);
+    lines.push(`## Sweep: ${sweepCaption(w)}`, '', ...mdTable(t.head, t.rows), '');
   }
   lines.push('## Why each verdict', '');
   for (const r of s.runs) {
@@ -205,7 +220,6 @@ function markdown(s: DemoSummary, dir: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-const esc = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const COLORS: Record<string, string> = { HELD: '#1a7f37', DEGRADED: '#9a6700', FAILED: '#cf222e', ABORTED: '#8250df', INVALID: '#57606a', INCONCLUSIVE: '#0550ae' };
 
 function html(s: DemoSummary, dir: string): string {
@@ -221,6 +235,13 @@ function html(s: DemoSummary, dir: string): string {
     .map((d) => `<h3>${esc(d.key)}</h3><table><tr><th></th><th>before (naive)</th><th>after (mitigated)</th></tr>${d.rows.map((r) => `<tr>${r.map((x, i) => (i === 0 ? `<th>${esc(x)}</th>` : `<td>${esc(x)}</td>`)).join('')}</tr>`).join('')}</table>`)
     .join('\n');
   const reasons = s.runs.map((r) => `<li><b>${esc(`${r.key} ${r.variant}: ${r.verdict.result}`)}</b> — ${esc(r.verdict.reasons.join('; '))}</li>`).join('\n');
+  const ramp = s.breakpoint ? `<h2>Breakpoint ramp</h2>\n${htmlTable(RAMP_HEAD, s.breakpoint.steps.map(rampCells))}` : '';
+  const plots = sweeps(s.runs)
+    .map((w) => {
+      const t = sweepTable(w);
+      return `<h2>Sweep: ${esc(w.key)}</h2><figure><figcaption>${esc(sweepCaption(w))}</figcaption>\n${sweepSvg(w)}</figure>\n${htmlTable(t.head, t.rows)}`;
+    })
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(s.title)}</title>
 <style>
@@ -230,12 +251,17 @@ th{background:#f6f8fa}td:nth-child(n+4){font-variant-numeric:tabular-nums}
 </style></head><body>
 <h1>${esc(s.title)}</h1>
 ${intro(s).map((l) => `<p>${md(l)}</p>`).join('\n')}
+${ramp}
 <h2>Verdicts</h2>
 <table><tr>${HEAD.map((h) => `<th>${esc(h)}</th>`).join('')}<th>report</th></tr>
 ${rows}
 </table>
 <h2>Before → after</h2>
 ${deltaTables}
+<h2>Recovery ranking (experiment 8)</h2>
+<p>${esc(RECOVERY_INTRO)}</p>
+${htmlTable(RECOVERY_HEAD, s.recovery.map(recoveryCells))}
+${plots}
 <h2>Why each verdict</h2><ul>${reasons}</ul>
 ${s.gate_failures.length > 0 ? `<p><b>Gate: must-hold runs that did not hold:</b> ${esc(s.gate_failures.join('; '))}</p>` : ''}
 </body></html>
