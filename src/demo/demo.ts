@@ -22,9 +22,10 @@ import { missingLabPrerequisites } from '../supervisor/launch.ts';
 import { runTarget } from '../supervisor/run-target.ts';
 import { labSystem } from '../supervisor/topology.ts';
 import { systemPorts } from '../system/system.ts';
-import { deriveExperiment, loadPlan, plannedRuns, steadyRate, type DemoPlan } from './plan.ts';
+import { DEFAULT_SLO, deriveExperiment, loadPlan, plannedRuns, steadyRate, type DemoPlan } from './plan.ts';
 import { rampLogLine, rampStep, rampStopText, rampSummary, steadyText } from './ramp.ts';
 import { recoveryRanking } from './recovery.ts';
+import { settle, type SettleResult } from './settle.ts';
 import { runFigures, writeDemoReport, type DemoRun, type DemoSummary } from './report.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -72,6 +73,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   // Fresh idempotency keys for every run, and for every demo on the same lab data (see deriveExperiment).
   const seedBase = Math.floor(t0 / 1000) % 0xffff_0000;
   const done: DemoRun[] = [];
+  let probes = 0;
+  const probeSeed = (): number => seedBase + 2000 + probes++;
   let breakpoint: DemoSummary['breakpoint'] = null;
   let rate = opts.rateRps ?? plan.rate.fixed_rps;
   let interrupted = false;
@@ -93,6 +96,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const exp = deriveExperiment(plan, run, rate, seedBase + i, join(opts.outDir, 'experiments'));
       const dir = join(opts.outDir, 'runs', `${String(i + 1).padStart(2, '0')}-${run.key}-${run.variant.name}`);
       const w = exp.windows;
+      // The previous run may have left the system overloaded (a naive queue draining): not this run's baseline.
+      const settled = i === 0 ? undefined : await settleLab(plan, opts.stateDir, probeSeed, log, opts.signal);
+      if (opts.signal?.aborted) break;
       log(`run ${i + 1}/${runs.length}: ${exp.title} (${w.warmup_s + w.baseline_s + w.fault_s + w.recovery_s} s at ${rate} req/s)`);
       let { verdict, record } = await runExperiment(exp, runTarget(opts.stateDir), { outDir: dir, signal: opts.signal, onProgress: phaseLogger(log) });
       let ranDir = dir;
@@ -102,6 +108,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         // more, with fresh keys, and the first attempt is kept and reported beside the second.
         log(`  → INVALID (${verdict.reasons.join('; ')}): re-running ${run.key} ${run.variant.name} once`);
         retried = { result: verdict.result, reasons: verdict.reasons, dir };
+        await settleLab(plan, opts.stateDir, probeSeed, log, opts.signal);
         const again = deriveExperiment(plan, run, rate, seedBase + 500 + i, join(opts.outDir, 'experiments', 'retry'));
         ranDir = `${dir}-retry`;
         ({ verdict, record } = await runExperiment(again, runTarget(opts.stateDir), { outDir: ranDir, signal: opts.signal, onProgress: phaseLogger(log) }));
@@ -117,6 +124,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         verdict,
         figures,
         ...(retried ? { retried } : {}),
+        ...(settled ? { settled } : {}),
         faults_injected: record.fault_events.length,
         reverted: record.marks.last_revert !== undefined,
         intervention: exp.recovery.intervention ?? null,
@@ -196,6 +204,16 @@ async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, lo
     signal,
     onStep: (s) => log(`  ${rampLogLine(rampStep(s))}`),
   });
+}
+
+/** Waits (≤ 90 s) until low-rate probes of the plan's mix hold the plan's SLO again; says how long it took. */
+async function settleLab(plan: DemoPlan, stateDir: string, seed: () => number, log: (l: string) => void, signal?: AbortSignal): Promise<SettleResult> {
+  const target = runTarget(stateDir);
+  const slo = plan.rate.breakpoint?.slo ?? DEFAULT_SLO;
+  const r = await settle({ target: target.view.entryUrl!, mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'), mixEnv: target.mixEnv, slo, seed, signal });
+  if (!r.settled) log(`  not settled after ${r.waited_s.toFixed(0)} s (${r.probes} probes at 20 req/s, last: ${r.last}): starting the next run anyway`);
+  else if (r.probes > 1) log(`  settled after ${r.waited_s.toFixed(0)} s (${r.probes} probes at 20 req/s; last: ${r.last})`);
+  return r;
 }
 
 /** A line when the phase changes and every 10 s within it: enough to follow, not a flood in a log file. */

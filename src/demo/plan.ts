@@ -44,13 +44,16 @@ const Variant = z.strictObject({
   must_hold: z.boolean().default(false),
 });
 
+/** The lab's steady-state SLO (DESIGN.md): what the ramp breaks and what a settled system holds again. */
+export const DEFAULT_SLO = 'p99<250ms,errors<0.1%';
+
 const Breakpoint = z.strictObject({
   start_rps: z.number().positive(),
   step_rps: z.number().positive(),
   step_s: z.number().min(2).max(60),
   /** A safety cap only: without it the staircase has no top (the ramp ends when the SLO or the generator gives out). */
   max_rps: z.number().positive().optional(),
-  slo: z.string().default('p99<250ms,errors<0.1%'),
+  slo: z.string().default(DEFAULT_SLO),
   /** The steady rate as a fraction of the breakpoint (DESIGN: ~65 %). */
   fraction: z.number().gt(0).max(1).default(0.65),
 });

@@ -20,6 +20,8 @@ export interface RampStep {
   achieved_rps: number;
   /** null when the step had no answers (or the SLO has no p99 clause, so the ramp computed none). */
   p99_ms: number | null;
+  /** Each endpoint's own p99 (the SLO is judged on each), null for one without answers. */
+  endpoint_p99_ms: Record<string, number | null>;
   /** Errors and drops / offered; null when nothing was offered. */
   error_rate: number | null;
   /** The generator's own figures: its dispatch-lag p99 (median over the step's seconds) and what it dropped. */
@@ -56,6 +58,7 @@ export function rampStep(s: StepResult): RampStep {
     sent_rps: s.sent_rps,
     achieved_rps: s.achieved_rps,
     p99_ms: s.completed > 0 ? (s.latency_ms.p99 ?? null) : null,
+    endpoint_p99_ms: Object.fromEntries(Object.entries(s.endpoints ?? {}).map(([name, e]) => [name, e.completed > 0 ? (e.latency_ms.p99 ?? null) : null])),
     error_rate: s.offered > 0 ? s.error_rate : null,
     dispatch_lag_p99_ms: s.dispatch_lag_p99_ms,
     generator_dropped: s.generator.generator_dropped,
@@ -88,11 +91,17 @@ function generatorFigures(s: RampStep): string {
   return `sent ${rps(s.sent_rps)} of ${rps(s.rate_rps)}, dispatch lag p99 ${ms(s.dispatch_lag_p99_ms)}, ${drops} arrivals dropped (${s.generator_dropped} while behind, ${s.in_flight_cap_dropped} at the in-flight cap)${s.limited_by.length > 0 ? `; limited by: ${s.limited_by.join('; ')}` : ''}`;
 }
 
-export const RAMP_HEAD = ['planned', 'sent', 'achieved', 'p99', 'errors', 'dispatch lag p99', 'verdict'];
+export const RAMP_HEAD = ['planned', 'sent', 'achieved', 'p99 (all requests)', 'p99 per endpoint', 'errors', 'dispatch lag p99', 'verdict'];
+
+/** "get_order 41 ms, create_order 294 ms" (— without per-endpoint figures). */
+function perEndpoint(s: RampStep): string {
+  const entries = Object.entries(s.endpoint_p99_ms ?? {});
+  return entries.length === 0 ? '—' : entries.map(([name, v]) => `${name} ${ms(v)}`).join(', ');
+}
 
 /** One row of the "Breakpoint ramp" table (RAMP_HEAD). */
 export function rampCells(s: RampStep): string[] {
-  return [rps(s.rate_rps), rps(s.sent_rps), rps(s.achieved_rps), ms(s.p99_ms), pc(s.error_rate), ms(s.dispatch_lag_p99_ms), stepVerdict(s)];
+  return [rps(s.rate_rps), rps(s.sent_rps), rps(s.achieved_rps), ms(s.p99_ms), perEndpoint(s), pc(s.error_rate), ms(s.dispatch_lag_p99_ms), stepVerdict(s)];
 }
 
 /**
@@ -100,8 +109,8 @@ export function rampCells(s: RampStep): string[] {
  * @example rampLogLine(step) // '300 req/s: sent 299.8 req/s, achieved 299.1 req/s, p99 48 ms, errors 0.00 %, lag p99 2 ms → held'
  */
 export function rampLogLine(s: RampStep): string {
-  const [planned, sent, achieved, p99, errors, lag, verdict] = rampCells(s);
-  return `${planned}: sent ${sent}, achieved ${achieved}, p99 ${p99}, errors ${errors}, lag p99 ${lag} → ${verdict}`;
+  const [planned, sent, achieved, p99, each, errors, lag, verdict] = rampCells(s);
+  return `${planned}: sent ${sent}, achieved ${achieved}, p99 ${p99}${each === '—' ? '' : ` (${each})`}, errors ${errors}, lag p99 ${lag} → ${verdict}`;
 }
 
 /**

@@ -17,6 +17,7 @@ const step = (rate: number, over: Partial<RampStep> = {}): RampStep => ({
   sent_rps: rate - 0.4,
   achieved_rps: rate - 0.9,
   p99_ms: 45,
+  endpoint_p99_ms: { get_order: 30, create_order: 45 },
   error_rate: 0,
   dispatch_lag_p99_ms: 3,
   generator_dropped: 0,
@@ -85,8 +86,8 @@ test('the demo report: the ramp and what stopped it, the recovery ranking, a swe
   // The ramp: what stopped it in words, then every step.
   assert.match(md, /it stopped because the SLO \(p99<250ms,errors<0\.1%\) broke at 150 req\/s: p99 731 ms, errors 0\.40 %/);
   assert.match(md, /Steady rate \*\*65 req\/s\*\* .*65 req\/s = 65 % of the breakpoint, 100 req\/s/);
-  assert.match(md, /## Breakpoint ramp\n\n\| planned \| sent \| achieved \| p99 \| errors \| dispatch lag p99 \| verdict \|/);
-  assert.match(md, /\| 150 req\/s \| 149\.6 req\/s \| 149\.1 req\/s \| 731 ms \| 0\.40 % \| 3 ms \| SLO broke: p99 731ms ≥ 250ms \|/);
+  assert.match(md, /## Breakpoint ramp\n\n\| planned \| sent \| achieved \| p99 \(all requests\) \| p99 per endpoint \| errors \| dispatch lag p99 \| verdict \|/);
+  assert.match(md, /\| 150 req\/s \| 149\.6 req\/s \| 149\.1 req\/s \| 731 ms \| get_order 30 ms, create_order 45 ms \| 0\.40 % \| 3 ms \| SLO broke: p99 731ms ≥ 250ms \|/);
   assert.equal((html.match(/<h2>Breakpoint ramp<\/h2>/g) ?? []).length, 1);
   // The recovery ranking, in MTTR order, the unrecovered last.
   const ranking = md.slice(md.indexOf('## Recovery ranking (experiment 8)'));

@@ -49,6 +49,8 @@ export interface DemoRun {
   figures: ClientFigures;
   /** The first attempt, when it was invalid (unmeasurable) and the run was repeated once. */
   retried?: { result: Verdict['result']; reasons: string[]; dir: string };
+  /** The wait before this run for the system to hold its SLO at a low rate again (after the previous run). */
+  settled?: { settled: boolean; waited_s: number; probes: number; last: string };
   /** Faults the run injected, and whether the last was reverted (the recovery window starts there). */
   faults_injected: number;
   reverted: boolean;
@@ -214,6 +216,7 @@ function markdown(s: DemoSummary, dir: string): string {
   lines.push('## Why each verdict', '');
   for (const r of s.runs) {
     lines.push(`- **${r.key} ${r.variant}: ${r.verdict.result}** — ${r.verdict.reasons.join('; ')} (experiment file: \`${relative(dir, r.experiment_file)}\`)`);
+    if (r.settled && !r.settled.settled) lines.push(`  - started before the system had settled from the run before: after ${r.settled.waited_s.toFixed(0)} s of probes its last one still saw ${r.settled.last}`);
     if (r.retried) lines.push(`  - re-run once: the first attempt was **${r.retried.result}** (${r.retried.reasons.join('; ')}); its run dir: \`${relative(dir, r.retried.dir)}\``);
   }
   if (s.gate_failures.length > 0) lines.push('', `**Gate: ${s.gate_failures.length} must-hold run(s) did not hold:** ${s.gate_failures.join('; ')}`);

@@ -167,7 +167,8 @@ export class Aggregator {
 
   /**
    * Closes the current second: returns its numbers (per endpoint and all together) and folds them into the run.
-   * `keepHistogram` also returns that second's all-endpoint intended-latency histogram (a fresh copy).
+   * `keepHistogram` also returns that second's intended-latency histograms, all endpoints together and each one's
+   * own (fresh copies).
    */
   flush(keepHistogram = false): {
     total: EndpointStats;
@@ -175,6 +176,7 @@ export class Aggregator {
     lag: { p50: number; p99: number; max: number };
     generatorDropped: number;
     histogram?: Histogram;
+    endpointHistograms?: Record<string, Histogram>;
   } {
     const allSec = this.#allSec;
     allSec.reset();
@@ -183,8 +185,14 @@ export class Aggregator {
     allIntended.reset();
     allSent.reset();
     const endpoints: Record<string, EndpointStats> = {};
+    const endpointHistograms: Record<string, Histogram> | undefined = keepHistogram ? {} : undefined;
     this.#slots.forEach((s, k) => {
       endpoints[this.names[k]] = stats(s.sec, s.secIntended, s.secSent);
+      if (endpointHistograms) {
+        const own = newHistogram();
+        own.add(s.secIntended);
+        endpointHistograms[this.names[k]] = own;
+      }
       s.sec.addTo(allSec);
       s.sec.addTo(s.run);
       allIntended.add(s.secIntended);
@@ -207,6 +215,7 @@ export class Aggregator {
       lag: { p50: lag.p50, p99: lag.p99, max: lag.max },
       generatorDropped,
       histogram: keepHistogram ? allIntended : undefined,
+      endpointHistograms,
     };
   }
 

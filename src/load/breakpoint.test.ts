@@ -22,6 +22,7 @@ const step = (over: Partial<StepResult>): StepResult => ({
   achieved_rps: 300,
   error_rate: 0,
   latency_ms: { p99: 10 },
+  endpoints: {},
   dispatch_lag_p99_ms: 1,
   generator_dropped: 0,
   valid: true,
@@ -105,6 +106,36 @@ test('the generator stops the ramp: in-flight cap drops while latency held → g
       assert.ok(s.sent_rps > 0 && s.achieved_rps > 0);
       assert.equal(typeof s.generator.in_flight_max, 'number');
     }
+  } finally {
+    await srv.close();
+  }
+});
+
+test('the SLO is judged endpoint by endpoint: a rare slow endpoint breaks a step whose all-request p99 looks fine', async () => {
+  // 199 of 200 requests are fast reads; 1 in 200 is a write that takes 300 ms. All together their p99 is a read's,
+  // but the writes' own p99 is 300 ms: the first step already breaks "p99<250ms", and says it was the writes.
+  const srv = await startServer((req, res) => void setTimeout(() => res.writeHead(200).end('ok'), req.url === '/w' ? 300 : 0), { record: false });
+  try {
+    const r = await findBreakpoint({
+      target: srv.url,
+      seed: 5,
+      mix: { endpoints: [{ name: 'read', weight: 199, path: '/r' }, { name: 'write', weight: 1, path: '/w' }] },
+      start_rps: 400,
+      step_rps: 100,
+      step_duration_ms: 2000,
+      max_rps: 600,
+      slo: 'p99<250ms',
+      max_lag_ms: 1000,
+      self_watch: { lag_ms: 1000, eld_ms: 1000 },
+    });
+    const first = r.steps[0];
+    assert.ok(first.endpoints.write.completed > 0, JSON.stringify(first.endpoints));
+    assert.ok(first.latency_ms.p99 < 250, `all requests: p99 ${first.latency_ms.p99} ms`);
+    assert.ok(first.endpoints.write.latency_ms.p99 >= 300, JSON.stringify(first.endpoints.write));
+    assert.ok(first.endpoints.read.latency_ms.p99 < 250);
+    assert.equal(first.held, false);
+    assert.match(first.broken_by.join(), /^write p99 \d+(\.\d+)?ms ≥ 250ms$/);
+    assert.equal(r.status, 'below_start');
   } finally {
     await srv.close();
   }

@@ -1,6 +1,7 @@
 /**
  * Breakpoint search: drives the breakpoint executor's staircase, judges each finished step against an SLO
- * ("p99<250ms,errors<0.1%") from that step's merged latency histogram and counts, and also against the
+ * ("p99<250ms,errors<0.1%") from that step's merged latency histograms and counts, endpoint by endpoint (every
+ * endpoint of the mix must hold it: the reads of a mix never hide its writes), and also against the
  * generator's own figures, and aborts the run at the first step where either gives out. Owns the SLO grammar and
  * the verdict: the breakpoint (last step that held), what stopped the ramp (the SLO, or the generator that could
  * no longer keep its rate), and the recommended steady-state rate (65 % of the breakpoint, the lab's operating
@@ -85,7 +86,10 @@ export interface StepResult {
   /** Responses per second of the step: what the target achieved. */
   achieved_rps: number;
   error_rate: number;
+  /** All endpoints together (what the SLO is not judged on when the mix has more than one: see `endpoints`). */
   latency_ms: Record<string, number>;
+  /** Each endpoint's figures: the SLO must hold for every one. */
+  endpoints: Record<string, StepEndpoint>;
   /** Median over the step's seconds of the per-second dispatch-lag p99 (also in `generator`). */
   dispatch_lag_p99_ms: number;
   generator_dropped: number;
@@ -154,8 +158,24 @@ export function derivedMaxRps(start_rps: number, step_rps: number, step_duration
   return Math.min(LIMITS.max_rps, start_rps + step_rps * (steps - 1));
 }
 
+/** One endpoint's share of a step: what the SLO is judged on, endpoint by endpoint. */
+export interface StepEndpoint {
+  offered: number;
+  completed: number;
+  error_rate: number;
+  latency_ms: Record<string, number>;
+}
+
+class EndpointAccumulator {
+  readonly hist: Histogram = newHistogram();
+  offered = 0;
+  completed = 0;
+  failed = 0;
+}
+
 class StepAccumulator {
   readonly hist: Histogram = newHistogram();
+  readonly endpoints = new Map<string, EndpointAccumulator>();
   seconds = 0;
   offered = 0;
   sent = 0;
@@ -190,19 +210,44 @@ class StepAccumulator {
     if (g.unmeasurable !== null) this.unmeasurable++;
     this.lagP99.push(g.dispatch_lag_ms.p99);
     if (s.histogram) this.hist.add(s.histogram);
+    for (const [name, e] of Object.entries(s.endpoints)) {
+      let acc = this.endpoints.get(name);
+      if (!acc) this.endpoints.set(name, (acc = new EndpointAccumulator()));
+      acc.offered += e.offered;
+      acc.completed += e.completed;
+      acc.failed += e.errors.status + e.errors.timeout + e.errors.connection + e.dropped;
+      const h = s.endpoint_histograms?.[name];
+      if (h) acc.hist.add(h);
+    }
   }
 
+  /**
+   * The SLO holds for a step only when it holds for every endpoint on its own: a mix of fast reads and slow
+   * writes must not let the reads' numbers hide the writes' (each breach names its endpoint). With one endpoint,
+   * that endpoint's figures are the step's.
+   */
   judge(slo: Slo, maxLagMs: number): StepResult {
     const errorRate = this.offered === 0 ? 0 : this.failed / this.offered;
+    const at = (h: Histogram, q: number): number => (h.totalCount === 0 ? 0 : Math.round(h.getValueAtPercentile(q)) / 1000);
     const latency: Record<string, number> = {};
+    for (const l of slo.latency) latency[`p${l.percentile}`] = at(this.hist, l.percentile);
     const broken: string[] = [];
-    for (const l of slo.latency) {
-      const v = this.hist.totalCount === 0 ? 0 : Math.round(this.hist.getValueAtPercentile(l.percentile)) / 1000;
-      latency[`p${l.percentile}`] = v;
-      if (v >= l.max_ms) broken.push(`p${l.percentile} ${v}ms ≥ ${l.max_ms}ms`);
-    }
-    if (slo.max_error_rate !== undefined && errorRate >= slo.max_error_rate) {
-      broken.push(`errors ${(errorRate * 100).toFixed(3)}% ≥ ${(slo.max_error_rate * 100).toFixed(3)}%`);
+    const endpoints: Record<string, StepEndpoint> = {};
+    const named = this.endpoints.size > 1;
+    for (const [name, e] of this.endpoints) {
+      if (e.offered === 0) continue;
+      const rate = e.failed / e.offered;
+      const lat: Record<string, number> = {};
+      const who = named ? `${name} ` : '';
+      for (const l of slo.latency) {
+        const v = at(e.hist, l.percentile);
+        lat[`p${l.percentile}`] = v;
+        if (e.completed > 0 && v >= l.max_ms) broken.push(`${who}p${l.percentile} ${v}ms ≥ ${l.max_ms}ms`);
+      }
+      if (slo.max_error_rate !== undefined && rate >= slo.max_error_rate) {
+        broken.push(`${who}errors ${(rate * 100).toFixed(3)}% ≥ ${(slo.max_error_rate * 100).toFixed(3)}%`);
+      }
+      endpoints[name] = { offered: e.offered, completed: e.completed, error_rate: Math.round(rate * 1e6) / 1e6, latency_ms: lat };
     }
     const lags = [...this.lagP99].sort((a, b) => a - b);
     const lag = lags.length === 0 ? 0 : lags[Math.floor(lags.length / 2)];
@@ -211,7 +256,7 @@ class StepAccumulator {
     if (lag > maxLagMs) limited.push(`dispatch lag p99 ${lag} ms > ${maxLagMs} ms (median over the step)`);
     if (this.generatorDropped > 0) limited.push(`${this.generatorDropped} arrivals dropped while the generator was behind`);
     // Drops at the cap while every latency clause held: the cap, not the target, set the rate.
-    const latencyHeld = slo.latency.every((l) => latency[`p${l.percentile}`] < l.max_ms);
+    const latencyHeld = Object.values(endpoints).every((e) => slo.latency.every((l) => e.latency_ms[`p${l.percentile}`] < l.max_ms));
     if (capDropped > 0 && latencyHeld) limited.push(`${capDropped} arrivals dropped at the in-flight cap while latency held`);
     // A step with most of its seconds distorted by the generator's own stalls measures the generator.
     if (this.unmeasurable * 2 > this.seconds) limited.push(`${this.unmeasurable} of ${this.seconds} seconds unmeasurable (generator stalls)`);
@@ -228,6 +273,7 @@ class StepAccumulator {
       achieved_rps: r2(this.completed / secs),
       error_rate: Math.round(errorRate * 1e6) / 1e6,
       latency_ms: latency,
+      endpoints,
       dispatch_lag_p99_ms: lag,
       generator_dropped: this.generatorDropped,
       valid: limited.length === 0,

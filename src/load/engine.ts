@@ -388,6 +388,7 @@ export class Engine implements OutcomeSink {
       },
     };
     if (f.histogram) sample.histogram = f.histogram;
+    if (f.endpointHistograms) sample.endpoint_histograms = f.endpointHistograms;
     this.#eldSec.reset();
     this.#o.onSecond(sample);
   }

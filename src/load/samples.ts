@@ -104,6 +104,8 @@ export interface SecondSample {
   generator: GeneratorSecond;
   /** Intended-start latency histogram (µs) of this second, all endpoints; only when asked for (breakpoint). */
   histogram?: Histogram;
+  /** The same, per endpoint (only with `histogram`). */
+  endpoint_histograms?: Record<string, Histogram>;
 }
 
 export interface LoadSummary {

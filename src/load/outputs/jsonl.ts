@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { LoadOutput } from './output.ts';
 
 function line(value: unknown): string {
-  return `${JSON.stringify(value, (k, v: unknown) => (k === 'histogram' ? undefined : v))}\n`;
+  return `${JSON.stringify(value, (k, v: unknown) => (k === 'histogram' || k === 'endpoint_histograms' ? undefined : v))}\n`;
 }
 
 /**
