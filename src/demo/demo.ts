@@ -97,7 +97,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const dir = join(opts.outDir, 'runs', `${String(i + 1).padStart(2, '0')}-${run.key}-${run.variant.name}`);
       const w = exp.windows;
       // The previous run may have left the system overloaded (a naive queue draining): not this run's baseline.
-      const settled = i === 0 ? undefined : await settleLab(plan, opts.stateDir, probeSeed, log, opts.signal);
+      const settled = i === 0 ? undefined : await settleLab(plan, rate, opts.stateDir, probeSeed, log, opts.signal);
       if (opts.signal?.aborted) break;
       log(`run ${i + 1}/${runs.length}: ${exp.title} (${w.warmup_s + w.baseline_s + w.fault_s + w.recovery_s} s at ${rate} req/s)`);
       let { verdict, record } = await runExperiment(exp, runTarget(opts.stateDir), { outDir: dir, signal: opts.signal, onProgress: phaseLogger(log) });
@@ -108,7 +108,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         // more, with fresh keys, and the first attempt is kept and reported beside the second.
         log(`  → INVALID (${verdict.reasons.join('; ')}): re-running ${run.key} ${run.variant.name} once`);
         retried = { result: verdict.result, reasons: verdict.reasons, dir };
-        await settleLab(plan, opts.stateDir, probeSeed, log, opts.signal);
+        await settleLab(plan, rate, opts.stateDir, probeSeed, log, opts.signal);
         const again = deriveExperiment(plan, run, rate, seedBase + 500 + i, join(opts.outDir, 'experiments', 'retry'));
         ranDir = `${dir}-retry`;
         ({ verdict, record } = await runExperiment(again, runTarget(opts.stateDir), { outDir: ranDir, signal: opts.signal, onProgress: phaseLogger(log) }));
@@ -206,13 +206,17 @@ async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, lo
   });
 }
 
-/** Waits (≤ 90 s) until low-rate probes of the plan's mix hold the plan's SLO again; says how long it took. */
-async function settleLab(plan: DemoPlan, stateDir: string, seed: () => number, log: (l: string) => void, signal?: AbortSignal): Promise<SettleResult> {
+/**
+ * Waits (≤ 120 s) until 3-s probes of the plan's mix at the runs' own rate hold the plan's SLO again: a system
+ * still working off the previous run (a queue the worker settles, a backlog) answers a trickle fine and the
+ * run's rate late, so only the run's rate tells. Says how long it took.
+ */
+async function settleLab(plan: DemoPlan, rateRps: number, stateDir: string, seed: () => number, log: (l: string) => void, signal?: AbortSignal): Promise<SettleResult> {
   const target = runTarget(stateDir);
   const slo = plan.rate.breakpoint?.slo ?? DEFAULT_SLO;
-  const r = await settle({ target: target.view.entryUrl!, mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'), mixEnv: target.mixEnv, slo, seed, signal });
-  if (!r.settled) log(`  not settled after ${r.waited_s.toFixed(0)} s (${r.probes} probes at 20 req/s, last: ${r.last}): starting the next run anyway`);
-  else if (r.probes > 1) log(`  settled after ${r.waited_s.toFixed(0)} s (${r.probes} probes at 20 req/s; last: ${r.last})`);
+  const r = await settle({ target: target.view.entryUrl!, mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'), mixEnv: target.mixEnv, slo, seed, signal, rate_rps: rateRps, probe_s: 3, max_wait_s: 120 });
+  if (!r.settled) log(`  not settled after ${r.waited_s.toFixed(0)} s (${r.probes} probes at ${rateRps} req/s, last: ${r.last}): starting the next run anyway`);
+  else log(`  settled after ${r.waited_s.toFixed(0)} s (${r.probes} probe${r.probes > 1 ? 's' : ''} at ${rateRps} req/s; last: ${r.last})`);
   return r;
 }
 

@@ -2,8 +2,8 @@
  * Between two demo runs: wait until the system answers like a system at rest again. A run that overloads a naive
  * system (requests queued behind a slow dependency, with no timeout to shed them) leaves that queue behind when it
  * ends; the next run's baseline would then measure the previous run's aftermath and be judged invalid. This module
- * alone owns that wait: short probes of the plan's mix at a low rate, each judged on the plan's SLO, until one
- * holds or the patience runs out (then the next run starts anyway and its own baseline check decides).
+ * alone owns that wait: short probes of the plan's mix at the given rate (the demo gives its runs' own), each
+ * judged on the plan's SLO, until one holds or the patience runs out (then the next run starts anyway and its own baseline check decides).
  *
  *   probe (rate_rps for probe_s) ─ SLO held? ─yes─▶ settled
  *                                 └─no─▶ pause, probe again … until max_wait_s ─▶ not settled (said so)
