@@ -267,7 +267,8 @@ function progress(st: RunState, phase: Phase, until: number, thresholdOf: 'stead
     left_s: Math.max(0, Math.round((until - now) / 1000)),
     faults_active: st.injected.filter((f) => f.t_stop === undefined).length,
     slis: st.exp.hypothesis.sli.map((s) => {
-      const v = sliValue(st.src, s, lo, now, st.load?.outstanding());
+      // A phase's first tick has no window yet (lo ≈ now): no figure, rather than an empty window read as 0 % / 100 %.
+      const v = now - lo < 1000 ? NaN : sliValue(st.src, s, lo, now, st.load?.outstanding());
       const threshold = thresholdOf === 'slo' ? (s.slo_threshold ?? s.steady_state) : s.steady_state;
       return { name: s.name, value: Number.isFinite(v) ? v : null, threshold, ok: !breaches(s, v, threshold), unit: s.metric === 'latency_ms' ? 'ms' : 'ratio' };
     }),
