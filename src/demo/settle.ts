@@ -10,7 +10,7 @@
  */
 import { parseSlo, type Slo } from '../load/breakpoint.ts';
 import { runLoad } from '../load/run.ts';
-import type { LoadSummary } from '../load/samples.ts';
+import { failedArrivals, type LoadSummary } from '../load/samples.ts';
 
 export interface SettleOptions {
   target: string;
@@ -38,7 +38,7 @@ export interface SettleResult {
 /** Whether one probe's summary holds the SLO: every latency bound, the error bound, and every arrival answered. */
 export function probeHolds(summary: LoadSummary, slo: Slo): { held: boolean; text: string } {
   const t = summary.total;
-  const failed = t.errors.status + t.errors.timeout + t.errors.connection + t.dropped;
+  const failed = failedArrivals(t);
   const errorRate = t.offered > 0 ? failed / t.offered : 1;
   const p99 = t.latency_ms.p99;
   // The summary keeps p50/p90/p99/p99.9/max: a bound on another percentile is judged on the next one up (stricter).

@@ -15,7 +15,7 @@ import { LIMITS } from './executors/executor.ts';
 import { newHistogram, type Histogram } from './histogram.ts';
 import { breakpointSteps } from './executors/breakpoint.ts';
 import { runLoad, type LoadOptions } from './run.ts';
-import type { LoadSummary, SecondSample } from './samples.ts';
+import { failedArrivals, type LoadSummary, type SecondSample } from './samples.ts';
 
 /** One SLO: every latency bound and the error-rate bound must hold. */
 export interface Slo {
@@ -202,7 +202,7 @@ class StepAccumulator {
     this.sent += t.sent;
     this.completed += t.completed;
     this.dropped += t.dropped;
-    this.failed += t.errors.status + t.errors.timeout + t.errors.connection + t.dropped;
+    this.failed += failedArrivals(t);
     this.generatorDropped += g.generator_dropped;
     this.inFlightMax = Math.max(this.inFlightMax, g.in_flight);
     this.eldP99 = Math.max(this.eldP99, g.event_loop_delay_ms.p99);
@@ -215,7 +215,7 @@ class StepAccumulator {
       if (!acc) this.endpoints.set(name, (acc = new EndpointAccumulator()));
       acc.offered += e.offered;
       acc.completed += e.completed;
-      acc.failed += e.errors.status + e.errors.timeout + e.errors.connection + e.dropped;
+      acc.failed += failedArrivals(e);
       const h = s.endpoint_histograms?.[name];
       if (h) acc.hist.add(h);
     }

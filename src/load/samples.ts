@@ -70,6 +70,11 @@ export interface EndpointStats {
   send_latency_ms: Percentiles;
 }
 
+/** Arrivals that failed for their user: error statuses, timeouts, connection failures, and drops. */
+export function failedArrivals(s: EndpointStats): number {
+  return s.errors.status + s.errors.timeout + s.errors.connection + s.dropped;
+}
+
 export interface GeneratorSecond {
   in_flight: number;
   /** How late the generator handed requests to the client, vs their due time. */
