@@ -14,6 +14,7 @@ import { join, relative } from 'node:path';
 import { FaultlineError } from '../core/errors.ts';
 import { findBreakpoint, type BreakpointResult } from '../load/breakpoint.ts';
 import type { Verdict } from '../runner/evaluate.ts';
+import { applyMitigations } from '../runner/mitigations.ts';
 import { runExperiment, type Progress } from '../runner/run.ts';
 import { stopLab } from '../supervisor/control.ts';
 import { startDetached } from '../supervisor/daemon.ts';
@@ -85,7 +86,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       const found = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, log, opts.signal);
       const { fraction } = plan.rate.breakpoint;
       const steady = steadyRate(found, fraction, plan.rate.min_rps);
-      breakpoint = rampSummary(found, fraction, plan.rate.min_rps, steady);
+      breakpoint = rampSummary(found, fraction, plan.rate.min_rps, steady, plan.rate.breakpoint.mitigations);
       rate = steady.rate_rps;
       log(`ramp stopped: ${rampStopText(breakpoint)}`);
       log(`steady rate ${steadyText(breakpoint, rate)}`);
@@ -187,23 +188,28 @@ async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, lo
   const bp = plan.rate.breakpoint!;
   const target = runTarget(stateDir);
   const top = bp.max_rps === undefined ? 'no cap: until the SLO breaks or the generator cannot keep up' : `safety cap ${bp.max_rps} req/s`;
-  log(`breakpoint ramp: ${bp.start_rps} req/s +${bp.step_rps} every ${bp.step_s} s (${top}), SLO ${bp.slo}`);
-  return findBreakpoint({
-    target: target.view.entryUrl!,
-    mixEnv: target.mixEnv,
-    mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'),
-    seed,
-    timeout_ms: 1000,
-    max_lag_ms: 50,
-    connections: 64,
-    start_rps: bp.start_rps,
-    step_rps: bp.step_rps,
-    step_duration_ms: bp.step_s * 1000,
-    max_rps: bp.max_rps,
-    slo: bp.slo,
-    signal,
-    onStep: (s) => log(`  ${rampLogLine(rampStep(s))}`),
-  });
+  const mitigations = await applyMitigations(target.view.switches, bp.mitigations ?? {});
+  log(`breakpoint ramp: ${bp.start_rps} req/s +${bp.step_rps} every ${bp.step_s} s (${top}), SLO ${bp.slo}; mitigations ${JSON.stringify(mitigations.requested)}: ${mitigations.applied}`);
+  try {
+    return await findBreakpoint({
+      target: target.view.entryUrl!,
+      mixEnv: target.mixEnv,
+      mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'),
+      seed,
+      timeout_ms: 1000,
+      max_lag_ms: 50,
+      connections: 64,
+      start_rps: bp.start_rps,
+      step_rps: bp.step_rps,
+      step_duration_ms: bp.step_s * 1000,
+      max_rps: bp.max_rps,
+      slo: bp.slo,
+      signal,
+      onStep: (s) => log(`  ${rampLogLine(rampStep(s))}`),
+    });
+  } finally {
+    await mitigations.restore();
+  }
 }
 
 /**

@@ -56,6 +56,12 @@ const Breakpoint = z.strictObject({
   slo: z.string().default(DEFAULT_SLO),
   /** The steady rate as a fraction of the breakpoint (DESIGN: ~65 %). */
   fraction: z.number().gt(0).max(1).default(0.65),
+  /**
+   * The mitigations block the system runs the ramp with (restored after it). The steady rate must be one every
+   * variant's baseline holds, so ramp the costliest: with every mitigation on, each request does more work.
+   * Default: the system's settings as they are.
+   */
+  mitigations: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const DemoPlanSchema = z.strictObject({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BreakpointResult, StepResult } from '../load/breakpoint.ts';
 import { steadyRate } from './plan.ts';
-import { rampCells, rampLogLine, rampStep, rampStopText, rampSummary, steadyText, type RampStep, type RampSummary } from './ramp.ts';
+import { rampCells, rampLogLine, rampMitigationsText, rampStep, rampStopText, rampSummary, steadyText, type RampStep, type RampSummary } from './ramp.ts';
 
 /** A judged step as findBreakpoint gives it (only the fields the demo reads are meaningful). */
 function step(rate: number, over: Partial<StepResult> = {}, limited_by: string[] = []): StepResult {
@@ -44,6 +44,7 @@ function summary(status: RampSummary['status'], steps: RampStep[], over: Partial
     basis_rps: null,
     min_rps: 32,
     floored: false,
+    mitigations: null,
     steps,
     ...over,
   };
@@ -90,10 +91,12 @@ test("the summary keeps findBreakpoint's verdict as it is, the plan's fraction a
     type: 'breakpoint', status: 'found', stopped_by: 'slo', slo: 'p99<250ms', breakpoint_rps: 50, breakpoint_is_lower_bound: false, broken_at_rps: 100, stopped_at_rps: 100,
     max_rps: 864_000, max_rps_derived: true, recommended_rps: 33, recommended_fraction: 0.65, generator: steps[1].generator, steps, summary: { type: 'summary' },
   } as unknown as BreakpointResult;
-  const s = rampSummary(result, 0.5, 20, steadyRate(result, 0.5, 20));
+  const s = rampSummary(result, 0.5, 20, steadyRate(result, 0.5, 20), { preset: 'all' });
   assert.deepEqual(
     { ...s, steps: s.steps.length },
-    { status: 'found', stopped_by: 'slo', slo: 'p99<250ms', breakpoint_rps: 50, breakpoint_is_lower_bound: false, broken_at_rps: 100, stopped_at_rps: 100, max_rps: 864_000, max_rps_derived: true, recommended_rps: 33, fraction: 0.5, basis_rps: 50, min_rps: 20, floored: false, steps: 2 },
+    { status: 'found', stopped_by: 'slo', slo: 'p99<250ms', breakpoint_rps: 50, breakpoint_is_lower_bound: false, broken_at_rps: 100, stopped_at_rps: 100, max_rps: 864_000, max_rps_derived: true, recommended_rps: 33, fraction: 0.5, basis_rps: 50, min_rps: 20, floored: false, mitigations: { preset: 'all' }, steps: 2 },
   );
   assert.deepEqual(s.steps[1].broken_by, ['p99 300ms ≥ 250ms']);
+  assert.equal(rampMitigationsText(s), 'with mitigations {"preset":"all"}');
+  assert.equal(rampSummary(result, 0.5, 20, steadyRate(result, 0.5, 20)).mitigations, null, 'no block: the system as it was, said as such');
 });

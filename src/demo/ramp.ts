@@ -45,6 +45,8 @@ export interface RampSummary extends FromResult {
   basis_rps: number | null;
   min_rps: number;
   floored: boolean;
+  /** The mitigations block the system ran the ramp with; null: its settings as they were. */
+  mitigations: Record<string, unknown> | null;
   steps: RampStep[];
 }
 
@@ -72,11 +74,16 @@ export function rampStep(s: StepResult): RampStep {
 
 /**
  * The ramp's part of summary.json.
- * @example rampSummary(result, 0.65, 32, steadyRate(result, 0.65, 32)).stopped_by // 'slo'
+ * @example rampSummary(result, 0.65, 32, steadyRate(result, 0.65, 32), { preset: 'all' }).stopped_by // 'slo'
  */
-export function rampSummary(r: BreakpointResult, fraction: number, minRps: number, steady: SteadyRate): RampSummary {
+export function rampSummary(r: BreakpointResult, fraction: number, minRps: number, steady: SteadyRate, mitigations?: Record<string, unknown>): RampSummary {
   const facts = Object.fromEntries(FROM_RESULT.map((k) => [k, r[k]])) as FromResult;
-  return { ...facts, fraction, basis_rps: steady.basis_rps, min_rps: minRps, floored: steady.floored, steps: r.steps.map(rampStep) };
+  return { ...facts, fraction, basis_rps: steady.basis_rps, min_rps: minRps, floored: steady.floored, mitigations: mitigations ?? null, steps: r.steps.map(rampStep) };
+}
+
+/** "with mitigations {"preset":"all"}", or the system's own settings. */
+export function rampMitigationsText(r: RampSummary): string {
+  return r.mitigations === null ? "with the system's mitigations as they were" : `with mitigations ${JSON.stringify(r.mitigations)}`;
 }
 
 /** "held", or what broke it: the generator first (a generator-bound step's latencies describe the generator). */

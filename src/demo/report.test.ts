@@ -44,6 +44,7 @@ const RAMP: RampSummary = {
   basis_rps: 100,
   min_rps: 32,
   floored: false,
+  mitigations: { preset: 'all' },
   steps: [step(50), step(100), step(150, { held: false, p99_ms: 731, error_rate: 0.004, broken_by: ['p99 731ms ≥ 250ms'] })],
 };
 
@@ -84,7 +85,7 @@ const RUNS = (): DemoRun[] => [
 test('the demo report: the ramp and what stopped it, the recovery ranking, a sweep plot — and no script, no external link', () => {
   const { md, html, json } = written(summary(RUNS()), 'full');
   // The ramp: what stopped it in words, then every step.
-  assert.match(md, /it stopped because the SLO \(p99<250ms,errors<0\.1%\) broke at 150 req\/s: p99 731 ms, errors 0\.40 %/);
+  assert.match(md, /Breakpoint ramp \(every step below, with mitigations \{"preset":"all"\}\): it stopped because the SLO \(p99<250ms,errors<0\.1%\) broke at 150 req\/s: p99 731 ms, errors 0\.40 %/);
   assert.match(md, /Steady rate \*\*65 req\/s\*\* .*65 req\/s = 65 % of the breakpoint, 100 req\/s/);
   assert.match(md, /## Breakpoint ramp\n\n\| planned \| sent \| achieved \| p99 \(all requests\) \| p99 per endpoint \| errors \| dispatch lag p99 \| verdict \|/);
   assert.match(md, /\| 150 req\/s \| 149\.6 req\/s \| 149\.1 req\/s \| 731 ms \| get_order 30 ms, create_order 45 ms \| 0\.40 % \| 3 ms \| SLO broke: p99 731ms ≥ 250ms \|/);

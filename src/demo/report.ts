@@ -16,7 +16,7 @@ import { sumIncrease } from '../metrics/sli.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import { readRun, type RunRecord } from '../runner/record.ts';
 import { esc, htmlTable, mdTable, ms, pc, sec, times } from './format.ts';
-import { RAMP_HEAD, rampCells, rampStopText, steadyText, type RampSummary } from './ramp.ts';
+import { RAMP_HEAD, rampCells, rampMitigationsText, rampStopText, steadyText, type RampSummary } from './ramp.ts';
 import { RECOVERY_HEAD, recoveryCells, type RecoveryRow } from './recovery.ts';
 import { axisX, axisY, sweeps, sweepSvg, sweepTable, type Sweep } from './sweep.ts';
 
@@ -182,7 +182,7 @@ function intro(s: DemoSummary): string[] {
   return [
     `Started ${s.started_at}; ${s.wall_s} s in all${s.interrupted ? ' — INTERRUPTED (partial results)' : ''}.`,
     bp
-      ? `Breakpoint ramp (every step below): it stopped because ${rampStopText(bp)}. Steady rate **${s.rate_rps} req/s** ${mix}: ${steadyText(bp, s.rate_rps ?? bp.min_rps)}.`
+      ? `Breakpoint ramp (every step below, ${rampMitigationsText(bp)}): it stopped because ${rampStopText(bp)}. Steady rate **${s.rate_rps} req/s** ${mix}: ${steadyText(bp, s.rate_rps ?? bp.min_rps)}.`
       : `Steady rate **${s.rate_rps} req/s** ${mix}, fixed by the plan.`,
     `Windows per run: warm-up ${w.warmup_s} s, baseline ${w.baseline_s} s, fault ${w.fault_s} s, recovery ${w.recovery_s} s (fault offsets and durations scaled to fit; the committed files have their own, longer windows; see docs/findings.md for full-window runs).`,
     `SLOs (DESIGN.md): writes p99 < 250 ms and < 0.1 % errors in steady state, < 1 s and < 1 % under one fault; reads ≥ 99.9 % available always. "before" = the naive lab (mitigations none), "after" = every mitigation on (mitigations all).`,
