@@ -8,9 +8,9 @@
  *   probe (rate_rps for probe_s) ─ SLO held? ─yes─▶ settled
  *                                 └─no─▶ pause, probe again … until max_wait_s ─▶ not settled (said so)
  */
-import { parseSlo, type Slo } from '../load/breakpoint.ts';
+import { parseSlo, sloBreaches, type Slo, type SloSubject } from '../load/breakpoint.ts';
 import { runLoad } from '../load/run.ts';
-import { failedArrivals, type LoadSummary } from '../load/samples.ts';
+import { failedArrivals, type EndpointStats, type LoadSummary } from '../load/samples.ts';
 
 export interface SettleOptions {
   target: string;
@@ -35,21 +35,28 @@ export interface SettleResult {
   last: string;
 }
 
-/** Whether one probe's summary holds the SLO: every latency bound, the error bound, and every arrival answered. */
+/** A summary keeps p50/p90/p99/p99.9/max: a bound on another percentile is judged on the next one up (stricter). */
+const KEPT: [number, keyof EndpointStats['latency_ms']][] = [[50, 'p50'], [90, 'p90'], [99, 'p99'], [99.9, 'p999'], [100, 'max']];
+
+/**
+ * Whether one probe holds the SLO, judged as the breakpoint's steps are (sloBreaches: endpoint by endpoint), and
+ * every arrival answered.
+ */
 export function probeHolds(summary: LoadSummary, slo: Slo): { held: boolean; text: string } {
   const t = summary.total;
-  const failed = failedArrivals(t);
-  const errorRate = t.offered > 0 ? failed / t.offered : 1;
-  const p99 = t.latency_ms.p99;
-  // The summary keeps p50/p90/p99/p99.9/max: a bound on another percentile is judged on the next one up (stricter).
-  const kept: [number, keyof typeof t.latency_ms][] = [[50, 'p50'], [90, 'p90'], [99, 'p99'], [99.9, 'p999'], [100, 'max']];
-  const latencyOk = slo.latency.every((l) => {
-    const v = t.latency_ms[kept.find(([q]) => q >= l.percentile)![1]];
-    return Number.isFinite(v) && v < l.max_ms;
+  const subject = (name: string, e: EndpointStats): SloSubject => ({
+    name,
+    offered: e.offered,
+    completed: e.completed,
+    failed: failedArrivals(e),
+    latency_ms: (q) => e.latency_ms[KEPT.find(([k]) => k >= q)![1]],
   });
-  const errorsOk = slo.max_error_rate === undefined || errorRate < slo.max_error_rate;
-  const text = `${t.completed}/${t.offered} answered, p99 ${Number.isFinite(p99) ? `${p99.toFixed(0)} ms` : '—'}, errors ${(errorRate * 100).toFixed(1)} %`;
-  return { held: t.offered > 0 && t.completed === t.offered && latencyOk && errorsOk, text };
+  const each = Object.entries(summary.endpoints);
+  const broken = sloBreaches(slo, each.length > 0 ? each.map(([name, e]) => subject(name, e)) : [subject('all', t)]);
+  const errorRate = t.offered > 0 ? failedArrivals(t) / t.offered : 1;
+  const p99 = t.latency_ms.p99;
+  const text = `${t.completed}/${t.offered} answered, p99 ${Number.isFinite(p99) ? `${p99.toFixed(0)} ms` : '—'}, errors ${(errorRate * 100).toFixed(1)} %${broken.length > 0 ? ` (${broken.join('; ')})` : ''}`;
+  return { held: t.offered > 0 && t.completed === t.offered && broken.length === 0, text };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { derivedMaxRps, findBreakpoint, stepVerdict, type StepResult } from './breakpoint.ts';
+import { derivedMaxRps, findBreakpoint, parseSlo, sloBreaches, stepVerdict, type StepResult } from './breakpoint.ts';
 import { breakpointSteps } from './executors/breakpoint.ts';
 import { LIMITS } from './executors/executor.ts';
 import { RateProfile } from './profile.ts';
@@ -139,4 +139,17 @@ test('the SLO is judged endpoint by endpoint: a rare slow endpoint breaks a step
   } finally {
     await srv.close();
   }
+});
+
+test('the one SLO judge: each endpoint on its own, named when there are several; an endpoint without answers breaks only on errors', () => {
+  const slo = parseSlo('p99<250ms,errors<1%');
+  const fast = { name: 'get_order', offered: 800, completed: 800, failed: 0, latency_ms: () => 40 };
+  const slow = { name: 'create_order', offered: 200, completed: 200, failed: 0, latency_ms: (q: number) => (q >= 99 ? 300 : 60) };
+  assert.deepEqual(sloBreaches(slo, [fast]), []);
+  assert.deepEqual(sloBreaches(slo, [fast, slow]), ['create_order p99 300ms ≥ 250ms'], 'the fast reads must not hide the slow writes');
+  assert.deepEqual(sloBreaches(slo, [{ ...slow, name: 'only' }]), ['p99 300ms ≥ 250ms'], 'one endpoint: no name');
+  const silent = { name: 'x', offered: 10, completed: 0, failed: 10, latency_ms: () => Number.NaN };
+  assert.deepEqual(sloBreaches(slo, [silent]), ['errors 100.000% ≥ 1.000%']);
+  assert.deepEqual(sloBreaches(slo, [{ ...fast, latency_ms: () => Number.NaN }]), ['p99 NaNms ≥ 250ms'], 'an unreadable latency is not a held one');
+  assert.deepEqual(sloBreaches(slo, [{ ...fast, offered: 0, completed: 0 }]), [], 'nothing offered: nothing to judge');
 });

@@ -52,6 +52,40 @@ export function parseSlo(text: string, field = 'slo'): Slo {
   return slo;
 }
 
+/** One endpoint's figures as the SLO judge reads them: counts, and its latency at any percentile. */
+export interface SloSubject {
+  name: string;
+  offered: number;
+  completed: number;
+  /** Arrivals that failed their user (failedArrivals). */
+  failed: number;
+  latency_ms(percentile: number): number;
+}
+
+/**
+ * The one SLO judge (the breakpoint's steps and the demo's settle probes both ask it): what breaks the SLO,
+ * endpoint by endpoint, so a mix's fast reads never hide its slow writes; [] when it holds. Each breach names its
+ * endpoint when there is more than one. An endpoint without answers breaks no latency bound (its errors do).
+ * @example sloBreaches(parseSlo('p99<250ms'), [{ name: 'create_order', offered: 10, completed: 10, failed: 0, latency_ms: () => 300 }]) // ['p99 300ms ≥ 250ms']
+ */
+export function sloBreaches(slo: Slo, subjects: SloSubject[]): string[] {
+  const broken: string[] = [];
+  const named = subjects.length > 1;
+  for (const e of subjects) {
+    if (e.offered === 0) continue;
+    const who = named ? `${e.name} ` : '';
+    for (const l of slo.latency) {
+      const v = e.latency_ms(l.percentile);
+      if (e.completed > 0 && !(v < l.max_ms)) broken.push(`${who}p${l.percentile} ${v}ms ≥ ${l.max_ms}ms`);
+    }
+    const rate = e.failed / e.offered;
+    if (slo.max_error_rate !== undefined && rate >= slo.max_error_rate) {
+      broken.push(`${who}errors ${(rate * 100).toFixed(3)}% ≥ ${(slo.max_error_rate * 100).toFixed(3)}%`);
+    }
+  }
+  return broken;
+}
+
 /** The generator's own figures over one step: what says whether it kept its rate. */
 export interface StepGenerator {
   /** Median over the step's seconds of the per-second dispatch-lag p99, ms. */
@@ -231,24 +265,16 @@ class StepAccumulator {
     const at = (h: Histogram, q: number): number => (h.totalCount === 0 ? 0 : Math.round(h.getValueAtPercentile(q)) / 1000);
     const latency: Record<string, number> = {};
     for (const l of slo.latency) latency[`p${l.percentile}`] = at(this.hist, l.percentile);
-    const broken: string[] = [];
     const endpoints: Record<string, StepEndpoint> = {};
-    const named = this.endpoints.size > 1;
+    const subjects: SloSubject[] = [];
     for (const [name, e] of this.endpoints) {
       if (e.offered === 0) continue;
-      const rate = e.failed / e.offered;
       const lat: Record<string, number> = {};
-      const who = named ? `${name} ` : '';
-      for (const l of slo.latency) {
-        const v = at(e.hist, l.percentile);
-        lat[`p${l.percentile}`] = v;
-        if (e.completed > 0 && v >= l.max_ms) broken.push(`${who}p${l.percentile} ${v}ms ≥ ${l.max_ms}ms`);
-      }
-      if (slo.max_error_rate !== undefined && rate >= slo.max_error_rate) {
-        broken.push(`${who}errors ${(rate * 100).toFixed(3)}% ≥ ${(slo.max_error_rate * 100).toFixed(3)}%`);
-      }
-      endpoints[name] = { offered: e.offered, completed: e.completed, error_rate: Math.round(rate * 1e6) / 1e6, latency_ms: lat };
+      for (const l of slo.latency) lat[`p${l.percentile}`] = at(e.hist, l.percentile);
+      subjects.push({ name, offered: e.offered, completed: e.completed, failed: e.failed, latency_ms: (q) => at(e.hist, q) });
+      endpoints[name] = { offered: e.offered, completed: e.completed, error_rate: Math.round((e.failed / e.offered) * 1e6) / 1e6, latency_ms: lat };
     }
+    const broken = sloBreaches(slo, subjects);
     const lags = [...this.lagP99].sort((a, b) => a - b);
     const lag = lags.length === 0 ? 0 : lags[Math.floor(lags.length / 2)];
     const capDropped = this.dropped - this.generatorDropped;
