@@ -266,12 +266,13 @@ class StepAccumulator {
     const latency: Record<string, number> = {};
     for (const l of slo.latency) latency[`p${l.percentile}`] = at(this.hist, l.percentile);
     const endpoints: Record<string, StepEndpoint> = {};
-    const subjects: SloSubject[] = [];
+    // Every endpoint of the mix is a subject (one that saw no arrival this step is skipped by the judge, but still
+    // counts toward naming the breaches: a mix of two names its endpoint's breach in every step).
+    const subjects: SloSubject[] = [...this.endpoints].map(([name, e]) => ({ name, offered: e.offered, completed: e.completed, failed: e.failed, latency_ms: (q: number) => at(e.hist, q) }));
     for (const [name, e] of this.endpoints) {
       if (e.offered === 0) continue;
       const lat: Record<string, number> = {};
       for (const l of slo.latency) lat[`p${l.percentile}`] = at(e.hist, l.percentile);
-      subjects.push({ name, offered: e.offered, completed: e.completed, failed: e.failed, latency_ms: (q) => at(e.hist, q) });
       endpoints[name] = { offered: e.offered, completed: e.completed, error_rate: Math.round((e.failed / e.offered) * 1e6) / 1e6, latency_ms: lat };
     }
     const broken = sloBreaches(slo, subjects);
