@@ -14,6 +14,7 @@ import { FaultlineError } from '../core/errors.ts';
 interface BreakpointFlags extends CommonFlags {
   start: string;
   step: string;
+  stepFactor?: string;
   stepDuration: string;
   max?: string;
   slo: string;
@@ -62,7 +63,8 @@ export function registerBreakpoint(program: Command): void {
       .command('breakpoint')
       .description('Ramp the arrival rate in steps until the SLO breaks; report the breakpoint and a safe steady rate.')
       .option('--start <rps>', 'first step rate', '100')
-      .option('--step <rps>', 'rate added per step', '100')
+      .option('--step <rps>', 'rate added per step (with --step-factor: the least added)', '100')
+      .option('--step-factor <x>', 'each step this many times the last (1–10; default 1: --step more each step)')
       .option('--step-duration <duration>', 'length of each step (whole seconds)', '10s')
       .option('--max <rps>', 'safety cap: the last step rate (default: none — the ramp goes on until the SLO or the generator gives out)')
       .option('--slo <slo>', 'what must hold at each step', 'p99<250ms,errors<0.1%'),
@@ -86,13 +88,15 @@ Examples:
   faultline breakpoint --target http://127.0.0.1:8080 --start 100 --step 100 --step-duration 10s --max 20000 --slo "p99<250ms,errors<0.1%"
   faultline breakpoint --target http://127.0.0.1:8080 --mix experiments/mixes/lab-default.yaml --seed 42 --out ramp.jsonl
   faultline breakpoint --target http://127.0.0.1:8080 --start 1000 --step 1000 --step-duration 5s --max 30000 --json
-  faultline breakpoint --target http://127.0.0.1:8080 --start 500 --step 500 --step-duration 5s   # no top: until something gives`,
+  faultline breakpoint --target http://127.0.0.1:8080 --start 500 --step 500 --step-duration 5s   # no top: until something gives
+  faultline breakpoint --target http://127.0.0.1:8080 --start 50 --step 50 --step-factor 1.5   # ×1.5 a step: wide range, few steps`,
     )
     .action(async (f: BreakpointFlags) => {
       const [{ findBreakpoint, parseSlo }, { parseDuration, parseNumber }] = await Promise.all([import('../load/breakpoint.ts'), import('../core/units.ts')]);
       const slo = parseSlo(f.slo, '--slo');
       const start = parseNumber(f.start, '--start', { min: 0.001, max: 10_000_000 });
       const step = parseNumber(f.step, '--step', { min: 0.001, max: 10_000_000 });
+      const factor = f.stepFactor === undefined ? undefined : parseNumber(f.stepFactor, '--step-factor', { min: 1, max: 10 });
       const max = f.max === undefined ? undefined : parseNumber(f.max, '--max', { min: 0.001, max: 10_000_000 });
       const stepMs = parseDuration(f.stepDuration, '--step-duration');
       if (stepMs < 1000 || stepMs % 1000 !== 0) {
@@ -113,6 +117,7 @@ Examples:
           signal: ctrl.signal,
           start_rps: start,
           step_rps: step,
+          step_factor: factor,
           step_duration_ms: stepMs,
           max_rps: max,
           slo,

@@ -23,8 +23,8 @@ import { missingLabPrerequisites } from '../supervisor/launch.ts';
 import { runTarget } from '../supervisor/run-target.ts';
 import { labSystem } from '../supervisor/topology.ts';
 import { systemPorts } from '../system/system.ts';
-import { DEFAULT_SLO, deriveExperiment, loadPlan, plannedRuns, steadyRate, type DemoPlan } from './plan.ts';
-import { rampLogLine, rampStep, rampStopText, rampSummary, steadyText } from './ramp.ts';
+import { DEFAULT_SLO, deriveExperiment, loadPlan, plannedRuns, steadyRate, type DemoPlan, type SteadyRate } from './plan.ts';
+import { limitingLeg, lowestBasis, rampLogLine, rampMitigationsText, rampStep, rampStopText, rampSummary, steadyText, type RanLeg } from './ramp.ts';
 import { recoveryRanking } from './recovery.ts';
 import { settle, type SettleResult } from './settle.ts';
 import { runFigures, writeDemoReport, type DemoRun, type DemoSummary } from './report.ts';
@@ -83,10 +83,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const status = await startDetached({ stateDir: opts.stateDir, basePort: base, mitigations: 'none', log: () => {} });
     log(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s`);
     if (rate === undefined && plan.rate.breakpoint && !opts.signal?.aborted) {
-      const found = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, log, opts.signal);
+      const legs = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, log, opts.signal);
       const { fraction } = plan.rate.breakpoint;
-      const steady = steadyRate(found, fraction, plan.rate.min_rps);
-      breakpoint = rampSummary(found, fraction, plan.rate.min_rps, steady, plan.rate.breakpoint.mitigations);
+      const steadyOf = (r: BreakpointResult): SteadyRate => steadyRate(r, fraction, plan.rate.min_rps);
+      const limiting = limitingLeg(legs, steadyOf);
+      const steady = steadyOf(limiting.result);
+      breakpoint = rampSummary(legs, fraction, plan.rate.min_rps, steady, limiting);
+      if (legs.length > 1) log(`ramp: the breakpoint is the lowest of ${legs.length} legs, ${rampMitigationsText(limiting)}`);
       rate = steady.rate_rps;
       log(`ramp stopped: ${rampStopText(breakpoint)}`);
       log(`steady rate ${steadyText(breakpoint, rate)}`);
@@ -184,14 +187,44 @@ async function freeBasePort(): Promise<number> {
  * The ramp: a staircase against the system's entry until the SLO breaks or the generator can no longer keep a
  * step's rate (each step judged on its own numbers); the plan's max_rps, when it gives one, is a safety cap only.
  */
-async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<BreakpointResult> {
+async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<RanLeg[]> {
   const bp = plan.rate.breakpoint!;
+  const steadyOf = (r: BreakpointResult): SteadyRate => steadyRate(r, bp.fraction, plan.rate.min_rps);
+  const growth = bp.step_factor !== undefined && bp.step_factor > 1 ? `×${bp.step_factor} (at least +${bp.step_rps})` : `+${bp.step_rps}`;
+  const legs: RanLeg[] = [];
+  for (const [k, block] of (bp.mitigations ?? [null]).entries()) {
+    if (signal?.aborted) break;
+    const low = lowestBasis(legs, steadyOf);
+    if (k > 0 && low !== null) {
+      // One step at the lowest breakpoint so far: when this block holds it, that breakpoint stands for both.
+      log(`breakpoint check: one ${bp.step_s}-s step at ${low} req/s, the lowest breakpoint so far`);
+      const check = await rampLeg(stateDir, block, 'check', { start_rps: low, step_rps: bp.step_rps, max_rps: low }, bp, seed + k * 100 + 50, log, signal);
+      legs.push(check);
+      if (check.result.status === 'not_reached' || signal?.aborted) continue;
+    }
+    const top = low !== null ? `capped at ${low} req/s, the lowest breakpoint so far` : bp.max_rps === undefined ? 'no cap: until the SLO breaks or the generator cannot keep up' : `safety cap ${bp.max_rps} req/s`;
+    log(`breakpoint ramp: ${bp.start_rps} req/s ${growth} every ${bp.step_s} s (${top}), SLO ${bp.slo}`);
+    legs.push(await rampLeg(stateDir, block, 'ramp', { start_rps: bp.start_rps, step_rps: bp.step_rps, step_factor: bp.step_factor, max_rps: low ?? bp.max_rps }, bp, seed + k * 100, log, signal));
+  }
+  return legs;
+}
+
+/** One leg of the ramp: the system under one mitigations block (restored after), stepped as `steps` says. */
+async function rampLeg(
+  stateDir: string,
+  block: Record<string, unknown> | null,
+  role: RanLeg['role'],
+  steps: { start_rps: number; step_rps: number; step_factor?: number; max_rps?: number },
+  bp: NonNullable<DemoPlan['rate']['breakpoint']>,
+  seed: number,
+  log: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<RanLeg> {
   const target = runTarget(stateDir);
-  const top = bp.max_rps === undefined ? 'no cap: until the SLO breaks or the generator cannot keep up' : `safety cap ${bp.max_rps} req/s`;
-  const mitigations = await applyMitigations(target.view.switches, bp.mitigations ?? {});
-  log(`breakpoint ramp: ${bp.start_rps} req/s +${bp.step_rps} every ${bp.step_s} s (${top}), SLO ${bp.slo}; mitigations ${JSON.stringify(mitigations.requested)}: ${mitigations.applied}`);
+  const mitigations = await applyMitigations(target.view.switches, block ?? {});
+  log(`  mitigations ${JSON.stringify(mitigations.requested)}: ${mitigations.applied}`);
   try {
-    return await findBreakpoint({
+    const result = await findBreakpoint({
       target: target.view.entryUrl!,
       mixEnv: target.mixEnv,
       mixFile: join(ROOT, 'experiments/mixes/lab-default.yaml'),
@@ -199,14 +232,13 @@ async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, lo
       timeout_ms: 1000,
       max_lag_ms: 50,
       connections: 64,
-      start_rps: bp.start_rps,
-      step_rps: bp.step_rps,
+      ...steps,
       step_duration_ms: bp.step_s * 1000,
-      max_rps: bp.max_rps,
       slo: bp.slo,
       signal,
       onStep: (s) => log(`  ${rampLogLine(rampStep(s))}`),
     });
+    return { result, mitigations: block, role };
   } finally {
     await mitigations.restore();
   }

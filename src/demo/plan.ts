@@ -56,12 +56,16 @@ const Breakpoint = z.strictObject({
   slo: z.string().default(DEFAULT_SLO),
   /** The steady rate as a fraction of the breakpoint (DESIGN: ~65 %). */
   fraction: z.number().gt(0).max(1).default(0.65),
+  /** Each step this many times the last (never less than step_rps more); default 1: step_rps more each step. */
+  step_factor: z.number().min(1).max(10).optional(),
   /**
-   * The mitigations block the system runs the ramp with (restored after it). The steady rate must be one every
-   * variant's baseline holds, so ramp the costliest: with every mitigation on, each request does more work.
-   * Default: the system's settings as they are.
+   * The mitigations blocks the system runs the ramp with, each in turn (each restored after it). The steady rate
+   * must be one every variant's baseline holds, and which variant gives out first depends on the machine: the
+   * naive system's bounded pools, or the mitigated one's costlier requests. The first block ramps in full; each
+   * later one first holds one step at the lowest breakpoint so far, and ramps (capped there) only when that step
+   * breaks. The breakpoint is the lowest found. Default: one ramp, with the system's settings as they are.
    */
-  mitigations: z.record(z.string(), z.unknown()).optional(),
+  mitigations: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
 });
 
 export const DemoPlanSchema = z.strictObject({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BreakpointResult, StepResult } from '../load/breakpoint.ts';
 import { steadyRate } from './plan.ts';
-import { rampCells, rampLogLine, rampMitigationsText, rampStep, rampStopText, rampSummary, steadyText, type RampStep, type RampSummary } from './ramp.ts';
+import { legText, limitingLeg, lowestBasis, rampCells, rampLeg, rampLogLine, rampMitigationsText, rampStep, rampStopText, rampSummary, steadyText, type RampStep, type RampSummary, type RanLeg } from './ramp.ts';
 
 /** A judged step as findBreakpoint gives it (only the fields the demo reads are meaningful). */
 function step(rate: number, over: Partial<StepResult> = {}, limited_by: string[] = []): StepResult {
@@ -45,7 +45,9 @@ function summary(status: RampSummary['status'], steps: RampStep[], over: Partial
     min_rps: 32,
     floored: false,
     mitigations: null,
+    role: 'ramp',
     steps,
+    legs: [],
     ...over,
   };
 }
@@ -91,12 +93,49 @@ test("the summary keeps findBreakpoint's verdict as it is, the plan's fraction a
     type: 'breakpoint', status: 'found', stopped_by: 'slo', slo: 'p99<250ms', breakpoint_rps: 50, breakpoint_is_lower_bound: false, broken_at_rps: 100, stopped_at_rps: 100,
     max_rps: 864_000, max_rps_derived: true, recommended_rps: 33, recommended_fraction: 0.65, generator: steps[1].generator, steps, summary: { type: 'summary' },
   } as unknown as BreakpointResult;
-  const s = rampSummary(result, 0.5, 20, steadyRate(result, 0.5, 20), { preset: 'all' });
+  const s = rampSummary([{ result, mitigations: { preset: 'all' }, role: 'ramp' }], 0.5, 20, steadyRate(result, 0.5, 20));
   assert.deepEqual(
-    { ...s, steps: s.steps.length },
-    { status: 'found', stopped_by: 'slo', slo: 'p99<250ms', breakpoint_rps: 50, breakpoint_is_lower_bound: false, broken_at_rps: 100, stopped_at_rps: 100, max_rps: 864_000, max_rps_derived: true, recommended_rps: 33, fraction: 0.5, basis_rps: 50, min_rps: 20, floored: false, mitigations: { preset: 'all' }, steps: 2 },
+    { ...s, steps: s.steps.length, legs: s.legs.length },
+    { status: 'found', stopped_by: 'slo', slo: 'p99<250ms', breakpoint_rps: 50, breakpoint_is_lower_bound: false, broken_at_rps: 100, stopped_at_rps: 100, max_rps: 864_000, max_rps_derived: true, recommended_rps: 33, fraction: 0.5, basis_rps: 50, min_rps: 20, floored: false, mitigations: { preset: 'all' }, role: 'ramp', steps: 2, legs: 1 },
   );
   assert.deepEqual(s.steps[1].broken_by, ['p99 300ms ≥ 250ms']);
   assert.equal(rampMitigationsText(s), 'with mitigations {"preset":"all"}');
-  assert.equal(rampSummary(result, 0.5, 20, steadyRate(result, 0.5, 20)).mitigations, null, 'no block: the system as it was, said as such');
+  assert.equal(rampSummary([{ result, mitigations: null, role: 'ramp' }], 0.5, 20, steadyRate(result, 0.5, 20)).mitigations, null, 'no block: the system as it was, said as such');
+});
+
+/** findBreakpoint's result for a run of steps (the last one judged ends it). */
+function ran(status: BreakpointResult['status'], steps: StepResult[], over: Partial<BreakpointResult> = {}): BreakpointResult {
+  const last = steps.at(-1)!;
+  return {
+    type: 'breakpoint', status, stopped_by: status === 'not_reached' ? 'max_rps' : 'slo', slo: 'p99<250ms', breakpoint_rps: null, breakpoint_is_lower_bound: status === 'not_reached',
+    broken_at_rps: null, stopped_at_rps: last.rate_rps, max_rps: 864_000, max_rps_derived: true, recommended_rps: null, recommended_fraction: 0.65, generator: last.generator, steps,
+    summary: { type: 'summary' } as never, ...over,
+  };
+}
+
+test('several ramp legs: the steady rate rests on the lowest breakpoint; a check that held its one step stands beside it', () => {
+  const steadyOf = (r: BreakpointResult) => steadyRate(r, 0.65, 20);
+  const broke = (rate: number) => step(rate, { held: false, broken_by: ['create_order p99 400ms ≥ 250ms'] });
+  // The naive block ramps in full and breaks at 760; the mitigated block holds one step at 507.
+  const naive: RanLeg = { result: ran('found', [step(338), step(507), broke(760)], { breakpoint_rps: 507, broken_at_rps: 760 }), mitigations: { preset: 'none' }, role: 'ramp' };
+  const checkHeld: RanLeg = { result: ran('not_reached', [step(507)], { max_rps: 507, max_rps_derived: false }), mitigations: { preset: 'all' }, role: 'check' };
+  assert.equal(lowestBasis([naive], steadyOf), 507);
+  assert.equal(limitingLeg([naive, checkHeld], steadyOf), naive, 'a tie keeps the leg that measured the breakpoint');
+  assert.equal(legText(rampLeg(checkHeld)), 'with mitigations {"preset":"all"}: held one step at 507 req/s, the lowest breakpoint so far (held)');
+
+  // The mitigated block breaks its check step, then ramps (capped at 507) and breaks at 225: that leg limits.
+  const checkBroke: RanLeg = { result: ran('below_start', [broke(507)], { broken_at_rps: 507 }), mitigations: { preset: 'all' }, role: 'check' };
+  const mitigated: RanLeg = { result: ran('found', [step(100), step(150), broke(225)], { breakpoint_rps: 150, broken_at_rps: 225, max_rps: 507 }), mitigations: { preset: 'all' }, role: 'ramp' };
+  const legs = [naive, checkBroke, mitigated];
+  assert.equal(lowestBasis(legs, steadyOf), 150, 'a check that broke its first step has no basis of its own');
+  const limiting = limitingLeg(legs, steadyOf);
+  assert.equal(limiting, mitigated);
+  const s = rampSummary(legs, 0.65, 20, steadyOf(limiting.result), limiting);
+  assert.deepEqual([s.breakpoint_rps, s.basis_rps, s.mitigations, s.legs.map((l) => l.role)], [150, 150, { preset: 'all' }, ['ramp', 'check', 'ramp']]);
+  assert.match(legText(s.legs[1]), /did not hold one step at 507 req\/s, the lowest breakpoint so far \(SLO broke: create_order p99 400ms/);
+  assert.match(legText(s.legs[0]), /^with mitigations \{"preset":"none"\}: the SLO \(p99<250ms\) broke at 760 req\/s/);
+
+  // Nothing measured anywhere: the first leg, whose status says why.
+  const none: RanLeg = { result: ran('below_start', [broke(50)]), mitigations: null, role: 'ramp' };
+  assert.equal(limitingLeg([none, checkBroke], steadyOf), none);
 });

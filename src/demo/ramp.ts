@@ -4,8 +4,9 @@
  * summary.json and its words, so the demo's log and its report say the same thing. Every number is one the ramp
  * measured: a step without answers shows a dash, never the 0 a step's judge starts from.
  *
- *   findBreakpoint ─▶ BreakpointResult ─┬─ rampSummary ─▶ summary.json · rampStopText / rampCells ─▶ report
- *                     StepResult (each) ─┴─ rampStep ─▶ rampLogLine ─▶ the demo's log, as each step is judged
+ *   findBreakpoint per mitigations block (a leg) ─▶ BreakpointResult ─┬─ limitingLeg · rampSummary ─▶ summary.json
+ *                                                                    │    rampStopText / legText / rampCells ─▶ report
+ *                                                StepResult (each) ─┴─ rampStep ─▶ rampLogLine ─▶ the demo's log
  */
 import type { BreakpointResult, StepResult } from '../load/breakpoint.ts';
 import { ms, pc, rps } from './format.ts';
@@ -39,15 +40,62 @@ export interface RampStep {
 const FROM_RESULT = ['status', 'stopped_by', 'slo', 'breakpoint_rps', 'breakpoint_is_lower_bound', 'broken_at_rps', 'stopped_at_rps', 'max_rps', 'max_rps_derived', 'recommended_rps'] as const;
 type FromResult = Pick<BreakpointResult, (typeof FROM_RESULT)[number]>;
 
-export interface RampSummary extends FromResult {
+/** One ramp of the system with one mitigations block: a full ramp, or a check (one step at the lowest breakpoint so far). */
+export interface RampLeg extends FromResult {
+  /** The mitigations block the system ran this leg with; null: its settings as they were. */
+  mitigations: Record<string, unknown> | null;
+  role: 'ramp' | 'check';
+  steps: RampStep[];
+}
+
+/**
+ * The ramp's part of summary.json: its top-level figures are the limiting leg's (the lowest breakpoint: what the
+ * steady rate rests on), `legs` every leg in the order run.
+ */
+export interface RampSummary extends RampLeg {
   /** The plan's share of the basis that gave the steady rate, the basis, and the plan's floor. */
   fraction: number;
   basis_rps: number | null;
   min_rps: number;
   floored: boolean;
-  /** The mitigations block the system ran the ramp with; null: its settings as they were. */
+  legs: RampLeg[];
+}
+
+/** One leg as run: what findBreakpoint returned, with the block it ran under. */
+export interface RanLeg {
+  result: BreakpointResult;
   mitigations: Record<string, unknown> | null;
-  steps: RampStep[];
+  role: 'ramp' | 'check';
+}
+
+/** A leg's part of summary.json. */
+export function rampLeg(l: RanLeg): RampLeg {
+  const facts = Object.fromEntries(FROM_RESULT.map((k) => [k, l.result[k]])) as FromResult;
+  return { ...facts, mitigations: l.mitigations, role: l.role, steps: l.result.steps.map(rampStep) };
+}
+
+/**
+ * The leg the steady rate rests on: the one whose basis (see steadyRate) is lowest; with none (every leg
+ * broke at its first step, or none was judged), the first leg, whose status then says why.
+ * @example limitingLeg([naive, mitigatedCheck], (r) => steadyRate(r, 0.65, 32)) // naive, when the check held at its breakpoint
+ */
+export function limitingLeg(legs: RanLeg[], steadyOf: (r: BreakpointResult) => SteadyRate): RanLeg {
+  let best: RanLeg | undefined;
+  let low = Infinity;
+  for (const l of legs) {
+    const basis = steadyOf(l.result).basis_rps;
+    if (basis !== null && basis < low) [best, low] = [l, basis];
+  }
+  return best ?? legs[0];
+}
+
+/**
+ * The lowest breakpoint so far, the rate a later leg's check step holds (null before any leg found one).
+ * @example lowestBasis(legs, (r) => steadyRate(r, 0.65, 32)) // 500
+ */
+export function lowestBasis(legs: RanLeg[], steadyOf: (r: BreakpointResult) => SteadyRate): number | null {
+  const b = legs.map((l) => steadyOf(l.result).basis_rps).filter((x): x is number => x !== null);
+  return b.length === 0 ? null : Math.min(...b);
 }
 
 /**
@@ -73,17 +121,31 @@ export function rampStep(s: StepResult): RampStep {
 }
 
 /**
- * The ramp's part of summary.json.
- * @example rampSummary(result, 0.65, 32, steadyRate(result, 0.65, 32), { preset: 'all' }).stopped_by // 'slo'
+ * The ramp's part of summary.json, from every leg run and the steady rate of the limiting one.
+ * @example rampSummary([{ result, mitigations: { preset: 'all' }, role: 'ramp' }], 0.65, 32, steadyRate(result, 0.65, 32)).stopped_by // 'slo'
  */
-export function rampSummary(r: BreakpointResult, fraction: number, minRps: number, steady: SteadyRate, mitigations?: Record<string, unknown>): RampSummary {
-  const facts = Object.fromEntries(FROM_RESULT.map((k) => [k, r[k]])) as FromResult;
-  return { ...facts, fraction, basis_rps: steady.basis_rps, min_rps: minRps, floored: steady.floored, mitigations: mitigations ?? null, steps: r.steps.map(rampStep) };
+export function rampSummary(legs: RanLeg[], fraction: number, minRps: number, steady: SteadyRate, limiting: RanLeg = legs[0]): RampSummary {
+  return { ...rampLeg(limiting), fraction, basis_rps: steady.basis_rps, min_rps: minRps, floored: steady.floored, legs: legs.map(rampLeg) };
 }
 
 /** "with mitigations {"preset":"all"}", or the system's own settings. */
-export function rampMitigationsText(r: RampSummary): string {
+export function rampMitigationsText(r: Pick<RampLeg, 'mitigations'>): string {
   return r.mitigations === null ? "with the system's mitigations as they were" : `with mitigations ${JSON.stringify(r.mitigations)}`;
+}
+
+/**
+ * What each leg showed, in words: a check held (or broke) its one step at the breakpoint so far, a ramp stopped
+ * where rampStopText says.
+ * @example legText(check) // 'with mitigations {"preset":"all"}: held one step at 507 req/s (the lowest breakpoint so far)'
+ */
+export function legText(l: RampLeg): string {
+  const who = rampMitigationsText(l);
+  if (l.role === 'check') {
+    const s = l.steps[0];
+    if (s === undefined) return `${who}: the check step at ${rps(l.stopped_at_rps)} was not judged`;
+    return `${who}: ${s.valid && s.held ? 'held' : 'did not hold'} one step at ${rps(s.rate_rps)}, the lowest breakpoint so far (${stepVerdict(s)})`;
+  }
+  return `${who}: ${rampStopText(l)}`;
 }
 
 /** "held", or what broke it: the generator first (a generator-bound step's latencies describe the generator). */
@@ -125,7 +187,7 @@ export function rampLogLine(s: RampStep): string {
  * could no longer keep its rate at X (its own figures), or the ramp ran out of steps.
  * @example rampStopText(r) // 'the SLO (p99<250ms,errors<0.1%) broke at 450 req/s: p99 612 ms, errors 0.03 % (…); the breakpoint is …'
  */
-export function rampStopText(r: RampSummary): string {
+export function rampStopText(r: FromResult & { steps: RampStep[] }): string {
   const last = r.steps.at(-1);
   const at = rps(r.stopped_at_rps);
   const bp = rps(r.breakpoint_rps);

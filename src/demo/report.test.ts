@@ -45,7 +45,9 @@ const RAMP: RampSummary = {
   min_rps: 32,
   floored: false,
   mitigations: { preset: 'all' },
+  role: 'ramp',
   steps: [step(50), step(100), step(150, { held: false, p99_ms: 731, error_rate: 0.004, broken_by: ['p99 731ms ≥ 250ms'] })],
+  legs: [],
 };
 
 const loss = (ratios: number[]): FaultSegment[] => [1, 5, 10].map((pct, i) => ({ fault: `loss-${pct}`, type: 'loss', params: { pct, rto_ms: 200 }, from_s: i * 8, to_s: i * 8 + 8, offered: 100, effective: 100 * ratios[i], ratio: ratios[i] }));

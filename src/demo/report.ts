@@ -16,7 +16,7 @@ import { sumIncrease } from '../metrics/sli.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import { readRun, type RunRecord } from '../runner/record.ts';
 import { esc, htmlTable, mdTable, ms, pc, sec, times } from './format.ts';
-import { RAMP_HEAD, rampCells, rampMitigationsText, rampStopText, steadyText, type RampSummary } from './ramp.ts';
+import { legText, RAMP_HEAD, rampCells, rampMitigationsText, rampStopText, steadyText, type RampSummary } from './ramp.ts';
 import { RECOVERY_HEAD, recoveryCells, type RecoveryRow } from './recovery.ts';
 import { axisX, axisY, sweeps, sweepSvg, sweepTable, type Sweep } from './sweep.ts';
 
@@ -175,6 +175,12 @@ function deltas(s: DemoSummary): { key: string; rows: [string, string, string][]
   });
 }
 
+/** The ramp's tables: one per leg (captioned with what it showed) when it ran in several, else the one. */
+function rampParts(bp: RampSummary): { caption: string | null; rows: string[][] }[] {
+  if (bp.legs.length <= 1) return [{ caption: null, rows: bp.steps.map(rampCells) }];
+  return bp.legs.map((l, i) => ({ caption: `Leg ${i + 1} (${l.role === 'check' ? 'a check' : 'a ramp'}) ${legText(l)}.`, rows: l.steps.map(rampCells) }));
+}
+
 function intro(s: DemoSummary): string[] {
   const w = s.windows;
   const bp = s.breakpoint;
@@ -182,7 +188,7 @@ function intro(s: DemoSummary): string[] {
   return [
     `Started ${s.started_at}; ${s.wall_s} s in all${s.interrupted ? ' — INTERRUPTED (partial results)' : ''}.`,
     bp
-      ? `Breakpoint ramp (every step below, ${rampMitigationsText(bp)}): it stopped because ${rampStopText(bp)}. Steady rate **${s.rate_rps} req/s** ${mix}: ${steadyText(bp, s.rate_rps ?? bp.min_rps)}.`
+      ? `${bp.legs.length > 1 ? `Breakpoint ramp in ${bp.legs.length} legs, one mitigations block each (every step below); the steady rate rests on the lowest breakpoint, ${rampMitigationsText(bp)}, where` : `Breakpoint ramp (every step below, ${rampMitigationsText(bp)}):`} it stopped because ${rampStopText(bp)}. Steady rate **${s.rate_rps} req/s** ${mix}: ${steadyText(bp, s.rate_rps ?? bp.min_rps)}.`
       : `Steady rate **${s.rate_rps} req/s** ${mix}, fixed by the plan.`,
     `Windows per run: warm-up ${w.warmup_s} s, baseline ${w.baseline_s} s, fault ${w.fault_s} s, recovery ${w.recovery_s} s (fault offsets and durations scaled to fit; the committed files have their own, longer windows; see docs/findings.md for full-window runs).`,
     `SLOs (DESIGN.md): writes p99 < 250 ms and < 0.1 % errors in steady state, < 1 s and < 1 % under one fault; reads ≥ 99.9 % available always. "before" = the naive lab (mitigations none), "after" = every mitigation on (mitigations all).`,
@@ -197,7 +203,7 @@ const sweepCaption = (w: Sweep): string => `${w.key}: ${axisY(w)} against ${axis
 
 function markdown(s: DemoSummary, dir: string): string {
   const lines = [`# ${s.title}`, '', ...intro(s).flatMap((l) => [l, ''])];
-  if (s.breakpoint) lines.push('## Breakpoint ramp', '', ...mdTable(RAMP_HEAD, s.breakpoint.steps.map(rampCells)), '');
+  if (s.breakpoint) lines.push('## Breakpoint ramp', '', ...rampParts(s.breakpoint).flatMap((p) => [...(p.caption ? [p.caption, ''] : []), ...mdTable(RAMP_HEAD, p.rows), '']));
   lines.push('## Verdicts', '');
   lines.push(`| ${HEAD.join(' | ')} | report |`, `|${HEAD.map(() => '---').join('|')}|---|`);
   for (const r of s.runs) {
@@ -238,7 +244,7 @@ function html(s: DemoSummary, dir: string): string {
     .map((d) => `<h3>${esc(d.key)}</h3><table><tr><th></th><th>before (naive)</th><th>after (mitigated)</th></tr>${d.rows.map((r) => `<tr>${r.map((x, i) => (i === 0 ? `<th>${esc(x)}</th>` : `<td>${esc(x)}</td>`)).join('')}</tr>`).join('')}</table>`)
     .join('\n');
   const reasons = s.runs.map((r) => `<li><b>${esc(`${r.key} ${r.variant}: ${r.verdict.result}`)}</b> — ${esc(r.verdict.reasons.join('; '))}</li>`).join('\n');
-  const ramp = s.breakpoint ? `<h2>Breakpoint ramp</h2>\n${htmlTable(RAMP_HEAD, s.breakpoint.steps.map(rampCells))}` : '';
+  const ramp = s.breakpoint ? `<h2>Breakpoint ramp</h2>\n${rampParts(s.breakpoint).map((p) => `${p.caption ? `<p>${esc(p.caption)}</p>\n` : ''}${htmlTable(RAMP_HEAD, p.rows)}`).join('\n')}` : '';
   const plots = sweeps(s.runs)
     .map((w) => {
       const t = sweepTable(w);

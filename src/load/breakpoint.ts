@@ -173,6 +173,8 @@ export interface BreakpointResult {
 export interface BreakpointOptions extends Omit<LoadOptions, 'schedule' | 'keep_histograms'> {
   start_rps: number;
   step_rps: number;
+  /** Each step this many times the last (never less than step_rps more); default 1: step_rps more each step. */
+  step_factor?: number;
   step_duration_ms: number;
   /** Safety cap on the staircase. Default: none given — as many steps as fit in 24 h (see `derivedMaxRps`). */
   max_rps?: number;
@@ -350,18 +352,18 @@ export function stepVerdict(res: StepResult, lastHeld: number | null): Verdict |
  *   console.log(r.status, r.stopped_by, r.breakpoint_rps, r.recommended_rps);
  */
 export async function findBreakpoint(options: BreakpointOptions): Promise<BreakpointResult> {
-  const { start_rps, step_rps, step_duration_ms, max_rps: maxIn, slo: sloIn, onStep, ...load } = options;
+  const { start_rps, step_rps, step_factor, step_duration_ms, max_rps: maxIn, slo: sloIn, onStep, ...load } = options;
   const slo = typeof sloIn === 'string' ? parseSlo(sloIn) : sloIn;
   const maxLagMs = load.max_lag_ms ?? 5;
   const derived = maxIn === undefined;
   const max_rps = maxIn ?? derivedMaxRps(start_rps, step_rps, step_duration_ms);
   const run = runLoad({
     ...load,
-    schedule: { executor: 'breakpoint', start_rps, step_rps, step_duration_ms, max_rps },
+    schedule: { executor: 'breakpoint', start_rps, step_rps, step_factor, step_duration_ms, max_rps },
     keep_histograms: true,
   });
   const steps: StepResult[] = [];
-  const rates = breakpointSteps({ start_rps, step_rps, max_rps });
+  const rates = breakpointSteps({ start_rps, step_rps, step_factor, max_rps });
   const stepS = step_duration_ms / 1000;
   let current: StepAccumulator | undefined;
   let verdict: Verdict | undefined;

@@ -93,6 +93,9 @@ test('rate plans: counts and inverse agree for flat, ramped and stepped segments
   while (ps.next()) m++;
   assert.ok(Math.abs(m - 10_000) < 500, `poisson count ${m}`);
   assert.deepEqual(breakpointSteps({ start_rps: 100, step_rps: 100, max_rps: 250 }), [100, 200, 250]);
+  // ×1.5 a step, never less than step_rps more, rounded to whole req/s, capped at max.
+  assert.deepEqual(breakpointSteps({ start_rps: 50, step_rps: 50, step_factor: 1.5, max_rps: 600 }), [50, 100, 150, 225, 338, 507, 600]);
+  assert.deepEqual(breakpointSteps({ start_rps: 50, step_rps: 50, step_factor: 1, max_rps: 160 }), [50, 100, 150, 160], 'factor 1: linear');
 });
 
 test('a bad mix reports every problem with its path', () => {

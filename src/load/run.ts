@@ -24,7 +24,7 @@ import { DEFAULT_REHEARSAL_MS, warmConnections, warmUp, type WarmupReport, type 
 export type ScheduleSpec =
   | { executor: 'constant'; rate_rps: number; duration_ms: number }
   | { executor: 'ramping'; start_rps?: number; stages: { duration_ms: number; target_rps: number }[] }
-  | { executor: 'breakpoint'; start_rps: number; step_rps: number; step_duration_ms: number; max_rps: number };
+  | { executor: 'breakpoint'; start_rps: number; step_rps: number; step_factor?: number; step_duration_ms: number; max_rps: number };
 
 export interface LoadOptions {
   /** Loopback origin (and optional path prefix): `http://127.0.0.1:8080`. */

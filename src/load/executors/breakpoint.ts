@@ -1,5 +1,7 @@
 /**
- * breakpoint: a staircase from `start_rps` up by `step_rps` every `step_duration_ms`, to `max_rps`. Each step is
+ * breakpoint: a staircase from `start_rps` up every `step_duration_ms`, to `max_rps`: by `step_rps` each step, or,
+ * with `step_factor` > 1, by that factor (never by less than `step_rps`), so a ramp crosses a wide range of
+ * capacities in few steps (50 → 1,700 req/s in 9 steps at ×1.5) at a precision of one factor. Each step is
  * one segment, so every SecondSample names its step in `stage`; whoever judges the SLO (src/load/breakpoint.ts)
  * aborts the run when a step breaks it — the executor itself never looks at results.
  */
@@ -15,6 +17,7 @@ export const breakpoint = defineExecutor({
       executor: z.literal('breakpoint'),
       start_rps: z.number().positive().max(LIMITS.max_rps),
       step_rps: z.number().positive().max(LIMITS.max_rps),
+      step_factor: z.number().min(1).max(10).optional(),
       step_duration_ms: z
         .number()
         .int()
@@ -33,12 +36,16 @@ export const breakpoint = defineExecutor({
 });
 
 /**
- * The rate of each step: start, start+step, …, capped at max (the last step is max itself).
+ * The rate of each step: start, then each step `step_rps` more (or `step_factor` times more, rounded to a whole
+ * req/s, when that is the larger rise), capped at max (the last step is max itself).
  * @example breakpointSteps({ start_rps: 100, step_rps: 100, max_rps: 250 }) // [100, 200, 250]
+ * @example breakpointSteps({ start_rps: 50, step_rps: 50, step_factor: 1.5, max_rps: 600 }) // [50, 100, 150, 225, 338, 507, 600]
  */
-export function breakpointSteps(c: { start_rps: number; step_rps: number; max_rps: number }): number[] {
+export function breakpointSteps(c: { start_rps: number; step_rps: number; step_factor?: number; max_rps: number }): number[] {
   const steps: number[] = [];
-  for (let r = c.start_rps; r < c.max_rps && steps.length < 100_000; r += c.step_rps) steps.push(r);
+  const f = c.step_factor ?? 1;
+  const next = (r: number): number => Math.max(r + c.step_rps, f > 1 ? Math.round(r * f) : 0);
+  for (let r = c.start_rps; r < c.max_rps && steps.length < 100_000; r = next(r)) steps.push(r);
   steps.push(c.max_rps);
   return steps;
 }
