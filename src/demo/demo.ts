@@ -27,7 +27,7 @@ import { DEFAULT_SLO, deriveExperiment, loadPlan, plannedRuns, steadyRate, type 
 import { limitingLeg, lowestBasis, rampLogLine, rampMitigationsText, rampStep, rampStopText, rampSummary, steadyText, type RanLeg } from './ramp.ts';
 import { recoveryRanking } from './recovery.ts';
 import { settle, type SettleResult } from './settle.ts';
-import { runFigures, writeDemoReport, type DemoRun, type DemoSummary } from './report.ts';
+import { runFigures, runServices, writeDemoReport, type DemoRun, type DemoSummary } from './report.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -132,6 +132,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         faults_injected: record.fault_events.length,
         reverted: record.marks.last_revert !== undefined,
         intervention: exp.recovery.intervention ?? null,
+        faults: record.fault_events.map((f) => ({ type: f.fault_type, target: f.target, params: f.params })),
+        services: runServices(ranDir, record),
       });
       log(`  → ${verdict.result.toUpperCase()}: ${oneLine(verdict)}`);
     }

@@ -18,6 +18,7 @@ import { readRun, type RunRecord } from '../runner/record.ts';
 import { esc, htmlTable, mdTable, ms, pc, sec, times } from './format.ts';
 import { legText, RAMP_HEAD, rampCells, rampMitigationsText, rampStopText, steadyText, type RampSummary } from './ramp.ts';
 import { RECOVERY_HEAD, recoveryCells, type RecoveryRow } from './recovery.ts';
+import { runSweepCaption, runSweeps, runSweepSvg, runSweepTable, serviceWindows, type ServiceWindow } from './run-sweep.ts';
 import { axisX, axisY, sweeps, sweepSvg, sweepTable, type Sweep } from './sweep.ts';
 
 /** What users (the load generator) saw during the fault window, from the run's stored client series. */
@@ -56,6 +57,10 @@ export interface DemoRun {
   reverted: boolean;
   /** The experiment's recovery.intervention: what has to happen beyond the fault ending for it to heal. */
   intervention: string | null;
+  /** The faults it injected (type, target, params): what a sweep across runs compares. */
+  faults?: { type: string; target: string; params: Record<string, unknown> }[];
+  /** Each service's own figures over the fault window (its CPU, event-loop delay, GC pauses, shed requests). */
+  services?: Record<string, ServiceWindow>;
 }
 
 export interface DemoSummary {
@@ -106,6 +111,15 @@ export function runFigures(dir: string, record: RunRecord): ClientFigures {
     offered: Math.round(sumIncrease(store, 'faultline_load_offered_total', { endpoint: 'all' }, t0, t1)),
     completed: Math.round(sumIncrease(store, 'faultline_load_completed_total', { endpoint: 'all' }, t0, t1)),
   };
+}
+
+/**
+ * Each service's own figures over a finished run's fault window (first inject → last revert), from its series.
+ * @example runServices('runs/demo/runs/09-exp5-cpu-quota-10-before', record)['orders-1'].cpu_pct // 9.9
+ */
+export function runServices(dir: string, record: RunRecord): Record<string, ServiceWindow> {
+  const m = record.marks;
+  return serviceWindows(readRun(dir).store(), m.first_inject ?? m.fault_start, m.last_revert ?? m.fault_end);
 }
 
 /** The worst rolling (window_s) read availability under the fault: what a cascade verdict is judged on. */
@@ -219,6 +233,10 @@ function markdown(s: DemoSummary, dir: string): string {
     const t = sweepTable(w);
     lines.push(`## Sweep: ${sweepCaption(w)}`, '', ...mdTable(t.head, t.rows), '');
   }
+  for (const w of runSweeps(s.runs)) {
+    const t = runSweepTable(w);
+    lines.push(`## Sweep across runs: ${runSweepCaption(w)}`, '', ...mdTable(t.head, t.rows), '');
+  }
   lines.push('## Why each verdict', '');
   for (const r of s.runs) {
     lines.push(`- **${r.key} ${r.variant}: ${r.verdict.result}** — ${r.verdict.reasons.join('; ')} (experiment file: \`${relative(dir, r.experiment_file)}\`)`);
@@ -251,6 +269,12 @@ function html(s: DemoSummary, dir: string): string {
       return `<h2>Sweep: ${esc(w.key)}</h2><figure><figcaption>${esc(sweepCaption(w))}</figcaption>\n${sweepSvg(w)}</figure>\n${htmlTable(t.head, t.rows)}`;
     })
     .join('\n');
+  const runPlots = runSweeps(s.runs)
+    .map((w) => {
+      const t = runSweepTable(w);
+      return `<h2>Sweep across runs: ${esc(`${w.type} ${w.param}`)}</h2><figure><figcaption>${esc(runSweepCaption(w))}</figcaption>\n${runSweepSvg(w)}</figure>\n${htmlTable(t.head, t.rows)}`;
+    })
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(s.title)}</title>
 <style>
@@ -271,6 +295,7 @@ ${deltaTables}
 <p>${esc(RECOVERY_INTRO)}</p>
 ${htmlTable(RECOVERY_HEAD, s.recovery.map(recoveryCells))}
 ${plots}
+${runPlots}
 <h2>Why each verdict</h2><ul>${reasons}</ul>
 ${s.gate_failures.length > 0 ? `<p><b>Gate: must-hold runs that did not hold:</b> ${esc(s.gate_failures.join('; '))}</p>` : ''}
 </body></html>

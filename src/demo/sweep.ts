@@ -116,42 +116,68 @@ function niceStep(raw: number): number {
   return [1, 2, 2.5, 5, 10].map((m) => m * mag).find((x) => x >= raw - 1e-12)!;
 }
 
+/** A line chart's input: one line per variant, each point with its y (null: not drawn) and its hover title. */
+export interface Chart {
+  label: string;
+  xTitle: string;
+  yTitle: string;
+  yFmt: (y: number) => string;
+  lines: { variant: string; points: { x: number; y: number | null; title: string }[] }[];
+}
+
 /**
- * The sweep as an inline SVG: effective/offered (y, from 0) against the parameter (x), one line per variant, each
- * point labelled with its ratio and titled with its counts (what the ratio counts goes in the caption: it is long).
+ * A chart as an inline SVG (no script, no external reference): y from 0 against x, one line per variant, each point
+ * labelled with its value and titled with its details.
  */
-export function sweepSvg(s: Sweep): string {
+export function lineChart(c: Chart): string {
   const W = 600;
   const H = 320;
   const pad = { l: 72, r: 120, t: 20, b: 52 };
-  const xs = s.lines.flatMap((l) => l.points.map((p) => p.x));
+  const xs = c.lines.flatMap((l) => l.points.map((p) => p.x));
   const [xLo, xHi] = [Math.min(...xs), Math.max(...xs)];
   const margin = (xHi - xLo || 1) * 0.06;
-  // From 0 (a ratio's honest baseline) to a round step above the highest point.
-  const top = Math.max(0, ...s.lines.flatMap((l) => l.points.map((p) => p.ratio ?? 0))) * 1.1 || 1;
+  // From 0 (the honest baseline of a ratio or a latency) to a round step above the highest point.
+  const top = Math.max(0, ...c.lines.flatMap((l) => l.points.map((p) => p.y ?? 0))) * 1.1 || 1;
   const yStep = niceStep(top / 4);
   const yHi = Math.ceil(top / yStep) * yStep;
   const X = (x: number): number => pad.l + ((x - xLo + margin) / (xHi - xLo + 2 * margin)) * (W - pad.l - pad.r);
   const Y = (y: number): number => pad.t + (1 - y / yHi) * (H - pad.t - pad.b);
   const f = (n: number): string => n.toFixed(1);
-  const grid = Array.from({ length: Math.round(yHi / yStep) + 1 }, (_, k) => k * yStep).map((y) => `<line x1="${pad.l}" x2="${W - pad.r}" y1="${f(Y(y))}" y2="${f(Y(y))}" stroke="#d0d7de" stroke-dasharray="2 3"/><text x="${pad.l - 6}" y="${f(Y(y) + 4)}" text-anchor="end" font-size="11" fill="#57606a">${times(y)}</text>`);
+  const grid = Array.from({ length: Math.round(yHi / yStep) + 1 }, (_, k) => k * yStep).map((y) => `<line x1="${pad.l}" x2="${W - pad.r}" y1="${f(Y(y))}" y2="${f(Y(y))}" stroke="#d0d7de" stroke-dasharray="2 3"/><text x="${pad.l - 6}" y="${f(Y(y) + 4)}" text-anchor="end" font-size="11" fill="#57606a">${esc(c.yFmt(y))}</text>`);
   const ticks = [...new Set(xs)].map((x) => `<text x="${f(X(x))}" y="${H - pad.b + 16}" text-anchor="middle" font-size="11" fill="#57606a">${esc(String(x))}</text>`);
-  const lines = s.lines.map((l, i) => {
+  const lines = c.lines.map((l, i) => {
     const colour = LINE_COLOURS[i % LINE_COLOURS.length];
-    const drawn = l.points.filter((p) => p.ratio !== null);
-    const d = drawn.map((p, k) => `${k === 0 ? 'M' : 'L'}${f(X(p.x))},${f(Y(p.ratio!))}`).join('');
+    const drawn = l.points.filter((p): p is { x: number; y: number; title: string } => p.y !== null).sort((a, b) => a.x - b.x);
+    const d = drawn.map((p, k) => `${k === 0 ? 'M' : 'L'}${f(X(p.x))},${f(Y(p.y))}`).join('');
     // One variant's labels above its points, the other's below, so two close lines keep their labels apart.
     const dy = i % 2 === 0 ? -8 : 16;
-    const marks = drawn.map((p) => `<circle cx="${f(X(p.x))}" cy="${f(Y(p.ratio!))}" r="3.5" fill="${colour}"><title>${esc(`${l.variant}: ${axisX(s)} ${p.x} → ${cell(p)}, ${p.from_s}–${p.to_s} s into the fault window`)}</title></circle><text x="${f(X(p.x))}" y="${f(Y(p.ratio!) + dy)}" text-anchor="middle" font-size="11" fill="${colour}">${times(p.ratio)}</text>`);
+    const marks = drawn.map((p) => `<circle cx="${f(X(p.x))}" cy="${f(Y(p.y))}" r="3.5" fill="${colour}"><title>${esc(p.title)}</title></circle><text x="${f(X(p.x))}" y="${f(Y(p.y) + dy)}" text-anchor="middle" font-size="11" fill="${colour}">${esc(c.yFmt(p.y))}</text>`);
     const key = `<line x1="${W - pad.r + 12}" x2="${W - pad.r + 32}" y1="${pad.t + 10 + i * 18}" y2="${pad.t + 10 + i * 18}" stroke="${colour}" stroke-width="2"/><text x="${W - pad.r + 38}" y="${pad.t + 14 + i * 18}" font-size="12" fill="#1f2328">${esc(l.variant)}</text>`;
     return `<path d="${d}" fill="none" stroke="${colour}" stroke-width="2"/>${marks.join('')}${key}`;
   });
   const midY = (pad.t + H - pad.b) / 2;
-  return `<svg class="sweep" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(`${s.key}: ${axisY(s)} against ${axisX(s)}`)}">
+  return `<svg class="sweep" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(c.label)}">
 <line x1="${pad.l}" x2="${pad.l}" y1="${pad.t}" y2="${H - pad.b}" stroke="#8c959f"/><line x1="${pad.l}" x2="${W - pad.r}" y1="${H - pad.b}" y2="${H - pad.b}" stroke="#8c959f"/>
 ${grid.join('')}${ticks.join('')}
 ${lines.join('\n')}
-<text x="${f((pad.l + W - pad.r) / 2)}" y="${H - 12}" text-anchor="middle" font-size="12" fill="#1f2328">${esc(axisX(s))}</text>
-<text x="16" y="${f(midY)}" text-anchor="middle" font-size="12" fill="#1f2328" transform="rotate(-90 16 ${f(midY)})">effective/offered</text>
+<text x="${f((pad.l + W - pad.r) / 2)}" y="${H - 12}" text-anchor="middle" font-size="12" fill="#1f2328">${esc(c.xTitle)}</text>
+<text x="16" y="${f(midY)}" text-anchor="middle" font-size="12" fill="#1f2328" transform="rotate(-90 16 ${f(midY)})">${esc(c.yTitle)}</text>
 </svg>`;
+}
+
+/**
+ * The sweep as an inline SVG: effective/offered (y, from 0) against the parameter (x), one line per variant, each
+ * point labelled with its ratio and titled with its counts (what the ratio counts goes in the caption: it is long).
+ */
+export function sweepSvg(s: Sweep): string {
+  return lineChart({
+    label: `${s.key}: ${axisY(s)} against ${axisX(s)}`,
+    xTitle: axisX(s),
+    yTitle: 'effective/offered',
+    yFmt: times,
+    lines: s.lines.map((l) => ({
+      variant: l.variant,
+      points: l.points.map((p) => ({ x: p.x, y: p.ratio, title: `${l.variant}: ${axisX(s)} ${p.x} → ${cell(p)}, ${p.from_s}–${p.to_s} s into the fault window` })),
+    })),
+  });
 }
