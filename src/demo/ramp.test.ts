@@ -23,7 +23,7 @@ function step(rate: number, over: Partial<StepResult> = {}, limited_by: string[]
     valid: limited_by.length === 0,
     held: true,
     broken_by: [],
-    generator: { dispatch_lag_p99_ms: over.dispatch_lag_p99_ms ?? 2, generator_dropped: over.generator_dropped ?? 0, in_flight_cap_dropped: 0, in_flight_max: 10, event_loop_delay_p99_ms: 5, cpu_pressure_max: null, unmeasurable_seconds: 0, limited_by },
+    generator: { dispatch_lag_p99_ms: over.dispatch_lag_p99_ms ?? 2, generator_dropped: over.generator_dropped ?? 0, in_flight_cap_dropped: 0, in_flight_max: 10, event_loop_delay_p99_ms: 5, cpu_pressure_max: null, cpu_pressure_mean: null, unmeasurable_seconds: 0, limited_by },
     ...over,
   };
 }

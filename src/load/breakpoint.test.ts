@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { derivedMaxRps, findBreakpoint, parseSlo, sloBreaches, stepVerdict, type StepResult } from './breakpoint.ts';
+import { derivedMaxRps, findBreakpoint, parseSlo, sloBreaches, StepAccumulator, stepVerdict, type StepResult } from './breakpoint.ts';
 import { breakpointSteps } from './executors/breakpoint.ts';
 import { LIMITS } from './executors/executor.ts';
 import { RateProfile } from './profile.ts';
@@ -35,6 +35,7 @@ const step = (over: Partial<StepResult>): StepResult => ({
     in_flight_max: 3,
     event_loop_delay_p99_ms: 0,
     cpu_pressure_max: null,
+    cpu_pressure_mean: null,
     unmeasurable_seconds: 0,
     limited_by: [],
   },
@@ -152,4 +153,29 @@ test('the one SLO judge: each endpoint on its own, named when there are several;
   assert.deepEqual(sloBreaches(slo, [silent]), ['errors 100.000% ≥ 1.000%']);
   assert.deepEqual(sloBreaches(slo, [{ ...fast, latency_ms: () => Number.NaN }]), ['p99 NaNms ≥ 250ms'], 'an unreadable latency is not a held one');
   assert.deepEqual(sloBreaches(slo, [{ ...fast, offered: 0, completed: 0 }]), [], 'nothing offered: nothing to judge');
+});
+
+test("a step whose mean CPU pressure is over the runner's bar is generator-bound, as the runner would call its window unmeasurable", () => {
+  const second = (pressure: number | null) =>
+    ({
+      type: 'second',
+      t_s: 0,
+      stage: 0,
+      target_rps: 100,
+      total: { offered: 100, sent: 100, dropped: 0, completed: 100, errors: { status: 0, timeout: 0, connection: 0 } },
+      endpoints: {},
+      generator: { in_flight: 1, dispatch_lag_ms: { p50: 1, p99: 2, max: 3 }, event_loop_delay_ms: { p99: 1, max: 2 }, generator_dropped: 0, cpu_pressure: pressure, unmeasurable: null },
+    }) as never;
+  const judged = (pressures: (number | null)[]) => {
+    const acc = new StepAccumulator(1, 100, pressures.length);
+    for (const p of pressures) acc.add(second(p));
+    return acc.judge(parseSlo('errors<1%'), 50);
+  };
+  const busy = judged([0.95, 0.93, 0.97, 0.55]);
+  assert.equal(busy.generator.cpu_pressure_mean, 0.85);
+  assert.equal(busy.valid, true, 'a mean of 85 % is under the 90 % bar: some seconds over it are not enough');
+  const starved = judged([0.95, 0.93, 0.97, 0.92]);
+  assert.equal(starved.valid, false);
+  assert.match(starved.generator.limited_by.join('; '), /^mean CPU pressure 94 % > 90 %/);
+  assert.equal(judged([null, null]).generator.cpu_pressure_mean, null, 'no PSI: nothing claimed');
 });

@@ -14,6 +14,7 @@ import { FaultlineError } from '../core/errors.ts';
 import { LIMITS } from './executors/executor.ts';
 import { newHistogram, type Histogram } from './histogram.ts';
 import { breakpointSteps } from './executors/breakpoint.ts';
+import { DEFAULT_SELF_WATCH } from './engine.ts';
 import { runLoad, type LoadOptions } from './run.ts';
 import { failedArrivals, type LoadSummary, type SecondSample } from './samples.ts';
 
@@ -100,6 +101,8 @@ export interface StepGenerator {
   event_loop_delay_p99_ms: number;
   /** Worst per-second CPU pressure of the machine (PSI some, 0–1), null without PSI. */
   cpu_pressure_max: number | null;
+  /** Mean per-second CPU pressure over the step; above DEFAULT_SELF_WATCH's the step is generator-bound (the runner's rule). */
+  cpu_pressure_mean: number | null;
   /** Seconds the generator marked unmeasurable (its own stalls distorted them). */
   unmeasurable_seconds: number;
   /** Why this step cannot be trusted as a measurement of the target (empty when it can). */
@@ -209,7 +212,8 @@ class EndpointAccumulator {
   failed = 0;
 }
 
-class StepAccumulator {
+/** One step's seconds, gathered and judged (exported for its tests). */
+export class StepAccumulator {
   readonly hist: Histogram = newHistogram();
   readonly endpoints = new Map<string, EndpointAccumulator>();
   seconds = 0;
@@ -222,6 +226,8 @@ class StepAccumulator {
   inFlightMax = 0;
   eldP99 = 0;
   pressure: number | null = null;
+  pressureSum = 0;
+  pressureN = 0;
   unmeasurable = 0;
   lagP99: number[] = [];
   constructor(
@@ -242,7 +248,11 @@ class StepAccumulator {
     this.generatorDropped += g.generator_dropped;
     this.inFlightMax = Math.max(this.inFlightMax, g.in_flight);
     this.eldP99 = Math.max(this.eldP99, g.event_loop_delay_ms.p99);
-    if (g.cpu_pressure !== null) this.pressure = Math.max(this.pressure ?? 0, g.cpu_pressure);
+    if (g.cpu_pressure !== null) {
+      this.pressure = Math.max(this.pressure ?? 0, g.cpu_pressure);
+      this.pressureSum += g.cpu_pressure;
+      this.pressureN++;
+    }
     if (g.unmeasurable !== null) this.unmeasurable++;
     this.lagP99.push(g.dispatch_lag_ms.p99);
     if (s.histogram) this.hist.add(s.histogram);
@@ -289,6 +299,11 @@ class StepAccumulator {
     if (capDropped > 0 && latencyHeld) limited.push(`${capDropped} arrivals dropped at the in-flight cap while latency held`);
     // A step with most of its seconds distorted by the generator's own stalls measures the generator.
     if (this.unmeasurable * 2 > this.seconds) limited.push(`${this.unmeasurable} of ${this.seconds} seconds unmeasurable (generator stalls)`);
+    // The runner's own rule for a judged window (its mean CPU pressure): a step it would call unmeasurable holds nothing.
+    const meanPressure = this.pressureN === 0 ? null : this.pressureSum / this.pressureN;
+    if (meanPressure !== null && meanPressure > DEFAULT_SELF_WATCH.cpu_pressure) {
+      limited.push(`mean CPU pressure ${(meanPressure * 100).toFixed(0)} % > ${(DEFAULT_SELF_WATCH.cpu_pressure * 100).toFixed(0)} % (runnable tasks waited for a core most of the step)`);
+    }
     const secs = Math.max(1, Math.min(this.seconds, this.planned_s));
     const r2 = (x: number): number => Math.round(x * 100) / 100;
     return {
@@ -315,6 +330,7 @@ class StepAccumulator {
         in_flight_max: this.inFlightMax,
         event_loop_delay_p99_ms: this.eldP99,
         cpu_pressure_max: this.pressure,
+        cpu_pressure_mean: meanPressure === null ? null : Math.round(meanPressure * 1000) / 1000,
         unmeasurable_seconds: this.unmeasurable,
         limited_by: limited,
       },

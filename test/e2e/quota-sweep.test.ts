@@ -29,8 +29,8 @@ const skip =
       : (cgroupReason('cpu') ?? false);
 if (skip) process.stdout.write(`# skipping test/e2e/quota-sweep.test.ts — ${skip}\n`);
 
-// 300 req/s: enough that an orders replica uses more than a tenth of a core on its own (the 100 % step shows it),
-// so the 10 % step can show the quota biting; the naive lab holds it with room to spare on two cores.
+// 300 req/s: an orders replica then uses about a tenth of a core on average (the 100 % step shows it), so a 10 %
+// quota throttles its bursts; the naive lab holds the rate with room to spare on two cores.
 const RATE = 300;
 
 describe('exp5 quota sweep driver', { skip, timeout: 300_000 }, () => {
@@ -81,11 +81,9 @@ describe('exp5 quota sweep driver', { skip, timeout: 300_000 }, () => {
     process.stdout.write(`# orders CPU at 100 %: ${w.targets.map((t) => q100.targets[t]!.cpu_pct).join(', ')} %; at 10 %: ${w.targets.map((t) => q10.targets[t]!.cpu_pct).join(', ')} %; write p99 ${q100.write_p99_ms} → ${q10.write_p99_ms} ms\n`);
     // The quota holds each replica to a tenth of a core (a scrape's timing makes a window's share a little loose).
     for (const t of w.targets) assert.ok(q10.targets[t]!.cpu_pct! <= 13, `${t} used ${q10.targets[t]!.cpu_pct} % of a core under a 10 % quota`);
-    // Without it the same load used more: otherwise the 10 % step proved nothing about the quota.
-    const busiest = Math.max(...w.targets.map((t) => q100.targets[t]!.cpu_pct!));
-    if (busiest > 13) assert.ok(w.targets.some((t) => q10.targets[t]!.cpu_pct! < q100.targets[t]!.cpu_pct!), 'the quota lowered no replica’s CPU');
-    else process.stdout.write(`# note: at ${RATE} req/s an orders replica used only ${busiest} % of a core at 100 %: the 10 % quota had little to take\n`);
-
+    // Throttled to a tenth of a core in each 100-ms period, the replicas queue the bursts they would have served at
+    // once: the users' write p99 rises (66 → 525 ms here at 300 req/s, while the average use was only 12 % at 100 %).
+    assert.ok(q10.write_p99_ms! > q100.write_p99_ms!, `write p99 at 10 % (${q10.write_p99_ms} ms) is not above 100 % (${q100.write_p99_ms} ms): the quota did not bite`);
     const md = readFileSync(s.report.markdown, 'utf8');
     assert.match(md, /## Sweep across runs: users' write p99 under the fault against cpu_quota pct on orders-1, orders-2/);
     assert.match(readFileSync(s.report.html, 'utf8'), /<svg class="sweep"[^>]*aria-label="users' write p99 under the fault against cpu_quota pct/);
