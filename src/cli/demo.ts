@@ -32,7 +32,7 @@ interface DemoFlags {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('The main job: find the lab\'s breakpoint, then a real cascade, and show it contained — experiments 1–4 before and after mitigations, one report (about 13 min on 2 cores); --all: experiments 1–10 (about 32 min).')
+    .description('The main job: find the lab\'s breakpoint, then a real cascade, and show it contained — experiments 1–4 before and after mitigations, one report (about 12 min on 2 cores); --all: experiments 1–10 (about 32 min).')
     .option('--json', 'print the summary as JSON on stdout')
     .option('--all', 'run experiments 1–7, 9 and 10 before and after mitigations, and rank their recoveries (experiment 8): experiments/demo-all-schedule.yaml')
     .option('--plan <file>', 'the demo plan: experiments, variants, windows, rate (default experiments/demo-schedule.yaml; not with --all)')
@@ -48,7 +48,7 @@ export function registerDemo(program: Command): void {
       [
         '',
         'Examples:',
-        '  faultline demo                                   experiments 1–4, before and after (about 13 min on 2 cores)',
+        '  faultline demo                                   experiments 1–4, before and after (about 12 min on 2 cores)',
         '  faultline demo --all                             experiments 1–7, 9, 10 and the recovery ranking (about 32 min)',
         '  faultline demo --plan experiments/gameday-ci.yaml',
         '',
