@@ -10,7 +10,7 @@ import { applyCgroup, cgroupInEffect, planCgroup, revertCgroup, staticReason, ty
 export const memoryLimit = defineInjector<{ mb: number }, CgroupHandle>({
   type: 'memory_limit',
   family: 'cgroup',
-  summary: 'limits the target process group to mb MiB of memory (cgroup memory limit)',
+  summary: 'caps the memory the target process group allocates from the move on at mb MiB (cgroup memory limit; what it held before stays charged where it was)',
   params: z.strictObject({ mb: z.number().int().min(8).max(1_048_576) }),
   unsupported: (t) => (t.pidFile ? staticReason('memory') : `${t.name} has no process record to act on`),
   probe: async () => staticReason('memory'),
