@@ -188,6 +188,8 @@ async function freeBasePort(): Promise<number> {
 /**
  * The ramp: a staircase against the system's entry until the SLO breaks or the generator can no longer keep a
  * step's rate (each step judged on its own numbers); the plan's max_rps, when it gives one, is a safety cap only.
+ * One leg per mitigations block of the plan, in order: the first ramps in full, each later one checks one step at
+ * the lowest breakpoint so far and ramps (capped there) only when that step does not hold.
  */
 async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<RanLeg[]> {
   const bp = plan.rate.breakpoint!;
