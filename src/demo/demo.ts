@@ -15,6 +15,7 @@ import { FaultlineError } from '../core/errors.ts';
 import { findBreakpoint, type BreakpointResult } from '../load/breakpoint.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import { applyMitigations } from '../runner/mitigations.ts';
+import { readRun } from '../runner/record.ts';
 import { runExperiment, type Progress } from '../runner/run.ts';
 import { stopLab } from '../supervisor/control.ts';
 import { startDetached } from '../supervisor/daemon.ts';
@@ -83,9 +84,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const status = await startDetached({ stateDir: opts.stateDir, basePort: base, mitigations: 'none', log: () => {} });
     log(`lab up in ${((status.ready_ms ?? 0) / 1000).toFixed(1)} s`);
     if (rate === undefined && plan.rate.breakpoint && !opts.signal?.aborted) {
-      const legs = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, log, opts.signal);
       const { fraction } = plan.rate.breakpoint;
       const steadyOf = (r: BreakpointResult): SteadyRate => steadyRate(r, fraction, plan.rate.min_rps);
+      const legs = await rampBreakpoint(plan, opts.stateDir, seedBase + 1000, steadyOf, log, opts.signal);
       const limiting = limitingLeg(legs, steadyOf);
       const steady = steadyOf(limiting.result);
       breakpoint = rampSummary(legs, fraction, plan.rate.min_rps, steady, limiting);
@@ -117,7 +118,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         ranDir = `${dir}-retry`;
         ({ verdict, record } = await runExperiment(again, runTarget(opts.stateDir), { outDir: ranDir, signal: opts.signal, onProgress: phaseLogger(log) }));
       }
-      const figures = runFigures(ranDir, record);
+      // One read of the run's series for both: the users' figures and each service's own.
+      const store = readRun(ranDir).store();
+      const figures = runFigures(store, record);
       done.push({
         key: run.key,
         variant: run.variant.name,
@@ -133,7 +136,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         reverted: record.marks.last_revert !== undefined,
         intervention: exp.recovery.intervention ?? null,
         faults: record.fault_events.map((f) => ({ type: f.fault_type, target: f.target, params: f.params })),
-        services: runServices(ranDir, record),
+        services: runServices(store, record),
       });
       log(`  → ${verdict.result.toUpperCase()}: ${oneLine(verdict)}`);
     }
@@ -191,9 +194,15 @@ async function freeBasePort(): Promise<number> {
  * One leg per mitigations block of the plan, in order: the first ramps in full, each later one checks one step at
  * the lowest breakpoint so far and ramps (capped there) only when that step does not hold.
  */
-async function rampBreakpoint(plan: DemoPlan, stateDir: string, seed: number, log: (l: string) => void, signal?: AbortSignal): Promise<RanLeg[]> {
+async function rampBreakpoint(
+  plan: DemoPlan,
+  stateDir: string,
+  seed: number,
+  steadyOf: (r: BreakpointResult) => SteadyRate,
+  log: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<RanLeg[]> {
   const bp = plan.rate.breakpoint!;
-  const steadyOf = (r: BreakpointResult): SteadyRate => steadyRate(r, bp.fraction, plan.rate.min_rps);
   const growth = bp.step_factor !== undefined && bp.step_factor > 1 ? `×${bp.step_factor} (at least +${bp.step_rps})` : `+${bp.step_rps}`;
   const legs: RanLeg[] = [];
   for (const [k, block] of (bp.mitigations ?? [null]).entries()) {

@@ -94,8 +94,7 @@ export function limitingLeg(legs: RanLeg[], steadyOf: (r: BreakpointResult) => S
  * @example lowestBasis(legs, (r) => steadyRate(r, 0.65, 32)) // 500
  */
 export function lowestBasis(legs: RanLeg[], steadyOf: (r: BreakpointResult) => SteadyRate): number | null {
-  const b = legs.map((l) => steadyOf(l.result).basis_rps).filter((x): x is number => x !== null);
-  return b.length === 0 ? null : Math.min(...b);
+  return legs.length === 0 ? null : steadyOf(limitingLeg(legs, steadyOf).result).basis_rps;
 }
 
 /**

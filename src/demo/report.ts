@@ -14,7 +14,8 @@ import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { sumIncrease } from '../metrics/sli.ts';
 import type { Verdict } from '../runner/evaluate.ts';
-import { readRun, type RunRecord } from '../runner/record.ts';
+import type { SeriesStore } from '../metrics/store.ts';
+import type { RunRecord } from '../runner/record.ts';
 import { esc, htmlTable, mdTable, ms, pc, sec, times } from './format.ts';
 import { legText, RAMP_HEAD, rampCells, rampMitigationsText, rampStopText, steadyText, type RampSummary } from './ramp.ts';
 import { RECOVERY_HEAD, recoveryCells, type RecoveryRow } from './recovery.ts';
@@ -81,15 +82,18 @@ export interface DemoSummary {
   report: { markdown: string; html: string; json: string };
 }
 
-/**
- * The client-side figures of one finished run, over its fault window (first inject → last revert).
- * @example runFigures('runs/demo/runs/01-exp1-payments-latency-before', record).write_error_rate // 0.92
- */
-export function runFigures(dir: string, record: RunRecord): ClientFigures {
-  const store = readRun(dir).store();
+/** A finished run's fault window, epoch ms: first inject → last revert (the planned window when none happened). */
+function faultWindow(record: RunRecord): [number, number] {
   const m = record.marks;
-  const t0 = m.first_inject ?? m.fault_start;
-  const t1 = m.last_revert ?? m.fault_end;
+  return [m.first_inject ?? m.fault_start, m.last_revert ?? m.fault_end];
+}
+
+/**
+ * The client-side figures of one finished run, over its fault window, from its series (readRun(dir).store()).
+ * @example runFigures(readRun(dir).store(), record).write_error_rate // 0.92
+ */
+export function runFigures(store: SeriesStore, record: RunRecord): ClientFigures {
+  const [t0, t1] = faultWindow(record);
   // The write path is the endpoint the system's writes checks name; the read path, the experiment's availability SLI.
   const write = { endpoint: record.experiment.integrity.write_endpoint ?? '' };
   const offeredWrites = sumIncrease(store, 'faultline_load_offered_total', write, t0, t1);
@@ -114,12 +118,11 @@ export function runFigures(dir: string, record: RunRecord): ClientFigures {
 }
 
 /**
- * Each service's own figures over a finished run's fault window (first inject → last revert), from its series.
- * @example runServices('runs/demo/runs/09-exp5-cpu-quota-10-before', record)['orders-1'].cpu_pct // 9.9
+ * Each service's own figures over a finished run's fault window, from its series (the same store as runFigures').
+ * @example runServices(readRun(dir).store(), record)['orders-1'].cpu_pct // 9.9
  */
-export function runServices(dir: string, record: RunRecord): Record<string, ServiceWindow> {
-  const m = record.marks;
-  return serviceWindows(readRun(dir).store(), m.first_inject ?? m.fault_start, m.last_revert ?? m.fault_end);
+export function runServices(store: SeriesStore, record: RunRecord): Record<string, ServiceWindow> {
+  return serviceWindows(store, ...faultWindow(record));
 }
 
 /** The worst rolling (window_s) read availability under the fault: what a cascade verdict is judged on. */

@@ -15,7 +15,7 @@ import { increase, sumIncrease } from '../metrics/sli.ts';
 import type { SeriesStore } from '../metrics/store.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import { ms, pc } from './format.ts';
-import { lineChart } from './sweep.ts';
+import { lineChart, sweepOf } from './sweep.ts';
 
 /** One service over a run's fault window, from its own metrics (null where it exports no such series). */
 export interface ServiceWindow {
@@ -119,13 +119,11 @@ export function runSweeps(runs: readonly RunSweepInput[]): RunSweep[] {
     const lines: RunSweep['lines'] = [];
     let param: string | undefined;
     for (const [variant, list] of g.byVariant) {
-      if (new Set(list.map((x) => x.r.key)).size < 2) continue;
-      const keys = new Set(list.flatMap((x) => Object.keys(x.params)));
-      const differ = [...keys].filter((k) => list.some((x) => JSON.stringify(x.params[k]) !== JSON.stringify(list[0].params[k])));
-      if (differ.length !== 1 || (param !== undefined && differ[0] !== param)) continue;
-      if (!list.every((x) => typeof x.params[differ[0]] === 'number')) continue;
-      param = differ[0];
-      lines.push({ variant, points: list.map((x) => point(x.r, x.params[differ[0]] as number, g.targets)).sort((a, b) => a.x - b.x) });
+      // The in-run sweep's rule, over the runs' params: ≥ 2, exactly one field differs, numeric in each.
+      const swept = sweepOf(list.map((x) => ({ type: g.type, params: x.params })));
+      if (!swept || (param !== undefined && swept.param !== param)) continue;
+      param = swept.param;
+      lines.push({ variant, points: list.map((x) => point(x.r, x.params[swept.param] as number, g.targets)).sort((a, b) => a.x - b.x) });
     }
     if (param !== undefined && lines.length > 0) out.push({ type: g.type, param, targets: g.targets, lines });
   }

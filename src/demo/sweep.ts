@@ -47,7 +47,7 @@ const VARIANTS = ['before', 'after'] as const;
  * params that differ in exactly one field, numeric in every segment.
  * @example sweepOf([{ type: 'loss', params: { pct: 1, rto_ms: 200 } …}, { type: 'loss', params: { pct: 5, rto_ms: 200 } …}]) // { type: 'loss', param: 'pct' }
  */
-export function sweepOf(segs: readonly FaultSegment[]): { type: string; param: string } | null {
+export function sweepOf(segs: readonly Pick<FaultSegment, 'type' | 'params'>[]): { type: string; param: string } | null {
   if (segs.length < 2 || segs.some((g) => g.type !== segs[0].type)) return null;
   const keys = new Set(segs.flatMap((g) => Object.keys(g.params)));
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
