@@ -390,7 +390,13 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     return -1;
   };
   /** The watchdog reverted every injected fault, says so in the journal, and logged its steps in the event stream. */
-  const assertWatchdogRecorded = (): void => {
+  const assertWatchdogRecorded = async (): Promise<void> => {
+    // The test sees the lab serve as soon as the watchdog does; its 'lab_serving' line may land a moment later.
+    const watchdogSteps = (): string[] => {
+      const evs = readFileSync(join(stateDir, 'fault-events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; by?: string; id?: string });
+      return evs.slice(evs.map((e) => e.event).lastIndexOf('controller_died')).filter((e) => e.by === 'watchdog' && e.id === undefined).map((e) => e.event);
+    };
+    for (const until = performance.now() + 5_000; !watchdogSteps().includes('lab_serving') && performance.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     const journal = new Map<string, { phase: string; reverted_by?: string }>();
     for (const line of readFileSync(join(stateDir, 'faults.jsonl'), 'utf8').trim().split('\n')) {
       const r = JSON.parse(line) as { id: string; phase: string; reverted_by?: string };
@@ -465,7 +471,7 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(inEffect(), []);
     assert.ok(cleanMs >= 0 && cleanMs <= 2_000 + SLACK_MS, `faults were still in effect ${cleanMs.toFixed(0)} ms after the controller died`);
     assert.ok(servingMs >= 0, 'the lab never served again');
-    assertWatchdogRecorded();
+    await assertWatchdogRecorded();
     refreshClient();
     const proxy = (await (await fetch(`http://127.0.0.1:${base + 474}/proxies/payments`)).json()) as { toxics: unknown[] };
     assert.deepEqual(proxy.toxics, [], 'the restarted controller has no toxic');
