@@ -281,7 +281,7 @@ function phaseLogger(log: (l: string) => void): (p: Progress) => void {
     at = Date.now();
     // A phase's first second has no samples yet: say so once instead of a row of dashes.
     const slis = p.slis.every((s) => s.value === null) ? '' : p.slis.map((s) => `${s.name} ${s.value === null ? '—' : s.unit === 'ms' ? `${s.value.toFixed(0)} ms` : `${(s.value * 100).toFixed(2)} %`}${s.ok ? '' : ' BREACH'}`).join(' · ');
-    log(`  ${p.phase}${p.left_s ? ` (${p.left_s} s left)` : ''}${p.faults_active ? ` · ${p.faults_active} fault active` : ''}${slis ? ` · ${slis}` : ''}`);
+    log(`  ${p.phase}${p.left_s ? ` (${p.left_s} s left)` : ''}${p.faults_active ? ` · ${p.faults_active} fault${p.faults_active === 1 ? '' : 's'} active` : ''}${slis ? ` · ${slis}` : ''}`);
   };
 }
 

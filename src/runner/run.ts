@@ -323,7 +323,7 @@ async function faultPhase(st: RunState): Promise<void> {
         const ttl = Math.ceil((p.end - now) / 1000) + 10;
         let f;
         try {
-          f = await target.chaos.inject({ type: p.spec.type, target: p.spec.target, params: p.spec.params, duration_s: ttl });
+          f = await target.chaos.inject({ type: p.spec.type, target: p.spec.target, params: p.spec.params, duration_s: ttl, ...(p.spec.concurrent ? { concurrent: true } : {}) });
         } catch (err) {
           // The preflight checked this fault: one the controller refuses now (a target became busy) means the run
           // did not test what it says, so it is invalid, not judged without it.

@@ -73,6 +73,35 @@ faults: [{ type: latency, target: payments, offset_s: 9 }]
   });
 });
 
+test('two faults on one target at once need concurrent: true; back to back, or on other targets, they do not', () => {
+  const exp = (faults: string): string =>
+    write(
+      'overlap.yaml',
+      `title: x
+hypothesis:
+  name: h
+  sli: [{ name: a, metric: error_rate, source: server, route: /orders, steady_state: 0.01 }]
+windows: { fault_s: 60 }
+load: { rate: 10, seed: 1 }
+faults:
+${faults}`,
+    );
+  const cap = '  - { type: memory_limit, target: orders-2, params: { mb: 48 }, duration_s: 30 }\n';
+  assert.throws(
+    () => loadExperiment(exp(`${cap}  - { type: heap_growth, target: orders-2, offset_s: 5 }\n`)),
+    (err: { code: string; message: string }) => {
+      assert.equal(err.code, 'INVALID_INPUT');
+      assert.match(err.message, /faults\[1\]: heap_growth on orders-2 overlaps faults\[0\] \(memory_limit\) on the same target: .*set concurrent: true/);
+      return true;
+    },
+  );
+  // Without a duration a fault lasts to the end of the window, so one listed later at the same offset overlaps it.
+  assert.throws(() => loadExperiment(exp('  - { type: latency, target: payments }\n  - { type: loss, target: payments }\n')), /faults\[1\]: loss on payments overlaps faults\[0\]/);
+  assert.equal(loadExperiment(exp(`${cap}  - { type: heap_growth, target: orders-2, offset_s: 5, concurrent: true }\n`)).faults[1].concurrent, true);
+  assert.equal(loadExperiment(exp(`${cap}  - { type: memory_limit, target: orders-2, offset_s: 30 }\n`)).faults.length, 2);
+  assert.equal(loadExperiment(exp(`${cap}  - { type: latency, target: payments, offset_s: 5 }\n`)).faults[1].concurrent, false);
+});
+
 test('YAML syntax errors carry line and column; a schedule lists experiments in order', () => {
   assert.throws(() => loadExperiment(write('syntax.yaml', 'title: [unclosed\n')), /syntax\.yaml:\d+:\d+/);
   const ci = new URL('../../experiments/payments-latency-ci.yaml', import.meta.url).pathname;

@@ -71,6 +71,11 @@ const Fault = z.strictObject({
   offset_s: z.number().min(0).default(0),
   /** How long it stays; default: until the fault window closes. */
   duration_s: z.number().positive().optional(),
+  /**
+   * Stack it on purpose beside another fault active on the same target at the same time (a memory cap and a
+   * leak in the capped process); without it the controller refuses a second fault on a busy target.
+   */
+  concurrent: z.boolean().default(false),
 });
 
 export const ExperimentSchema = z.strictObject({
@@ -204,6 +209,13 @@ export function parseExperiment(raw: unknown, source: string): Experiment {
         issues.push({ path: `faults[${i}].offset_s`, message: `must be inside the fault window (< ${e.windows.fault_s} s)` });
       }
     });
+    overlaps(e.faults, e.windows.fault_s).forEach(({ later, earlier }) => {
+      const f = e.faults[later];
+      issues.push({
+        path: `faults[${later}]`,
+        message: `${f.type} on ${f.target} overlaps faults[${earlier}] (${e.faults[earlier].type}) on the same target: the controller holds one fault per target at a time; set concurrent: true to stack them on purpose, or move offset_s past the other's end`,
+      });
+    });
     if (e.load.engine === 'k6' && e.load.results === undefined) issues.push({ path: 'load.results', message: "engine k6 needs the k6 run's --out json file (results: k6.json)" });
     if (e.load.engine === 'faultline' && e.load.results !== undefined) issues.push({ path: 'load.results', message: 'only for engine: k6 (faultline records its own requests)' });
     const mix_path = resolve(dirname(source), e.load.mix);
@@ -215,6 +227,28 @@ export function parseExperiment(raw: unknown, source: string): Experiment {
   }
   throwIfIssues(issues);
   throw new Error('unreachable');
+}
+
+/**
+ * Pairs of faults on the same target whose times overlap where the later one does not say `concurrent: true`
+ * (the runner would see the controller refuse it mid-run). A fault lasts from offset_s to offset_s + duration_s,
+ * or to the end of the fault window.
+ */
+function overlaps(faults: z.output<typeof Fault>[], faultS: number): { later: number; earlier: number }[] {
+  const span = (f: z.output<typeof Fault>): [number, number] => [f.offset_s, Math.min(faultS, f.duration_s === undefined ? faultS : f.offset_s + f.duration_s)];
+  const found: { later: number; earlier: number }[] = [];
+  faults.forEach((f, i) => {
+    if (f.concurrent) return;
+    const [start] = span(f);
+    const earlier = faults.findIndex((g, j) => {
+      if (j === i || g.target !== f.target) return false;
+      const [gs, ge] = span(g);
+      // g started first (ties go to the one listed first), and is still on when f starts.
+      return (gs < start || (gs === start && j < i)) && ge > start;
+    });
+    if (earlier >= 0) found.push({ later: i, earlier });
+  });
+  return found;
 }
 
 /** `/orders/:id` and `/orders/{order_id}` are the same route: a parameter, whatever its name. */
