@@ -137,6 +137,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         intervention: exp.recovery.intervention ?? null,
         faults: record.fault_events.map((f) => ({ type: f.fault_type, target: f.target, params: f.params })),
         services: runServices(store, record),
+        ...(record.cpu ? { cpu: record.cpu } : {}),
       });
       log(`  → ${verdict.result.toUpperCase()}: ${oneLine(verdict)}`);
     }

@@ -16,6 +16,7 @@ import { sumIncrease } from '../metrics/sli.ts';
 import type { Verdict } from '../runner/evaluate.ts';
 import type { SeriesStore } from '../metrics/store.ts';
 import type { RunRecord } from '../runner/record.ts';
+import type { CpuAccount } from '../runner/cpu-account.ts';
 import { esc, htmlTable, mdTable, ms, pc, sec, times } from './format.ts';
 import { legText, RAMP_HEAD, rampCells, rampMitigationsText, rampStopText, steadyText, type RampSummary } from './ramp.ts';
 import { RECOVERY_HEAD, recoveryCells, type RecoveryRow } from './recovery.ts';
@@ -62,6 +63,8 @@ export interface DemoRun {
   faults?: { type: string; target: string; params: Record<string, unknown> }[];
   /** Each service's own figures over the fault window (its CPU, event-loop delay, GC pauses, shed requests). */
   services?: Record<string, ServiceWindow>;
+  /** Where the machine's CPU went in each phase (the run record's account), when the supervisor ran the lab. */
+  cpu?: CpuAccount;
 }
 
 export interface DemoSummary {
@@ -232,6 +235,8 @@ function markdown(s: DemoSummary, dir: string): string {
     lines.push(`### ${d.key}`, '', '| | before (naive) | after (mitigated) |', '|---|---|---|', ...d.rows.map((r) => `| ${r.join(' | ')} |`), '');
   }
   lines.push('## Recovery ranking (experiment 8)', '', RECOVERY_INTRO, '', ...mdTable(RECOVERY_HEAD, s.recovery.map(recoveryCells)), '');
+  const cpu = cpuRows(s.runs);
+  if (cpu.length > 0) lines.push('## Where the CPU went, run by run', '', CPU_INTRO, '', ...mdTable(CPU_HEAD, cpu), '');
   for (const w of sweeps(s.runs)) {
     const t = sweepTable(w);
     lines.push(`## Sweep: ${sweepCaption(w)}`, '', ...mdTable(t.head, t.rows), '');
@@ -297,12 +302,30 @@ ${deltaTables}
 <h2>Recovery ranking (experiment 8)</h2>
 <p>${esc(RECOVERY_INTRO)}</p>
 ${htmlTable(RECOVERY_HEAD, s.recovery.map(recoveryCells))}
+${cpuRows(s.runs).length > 0 ? `<h2>Where the CPU went, run by run</h2>\n<p>${esc(CPU_INTRO)}</p>\n${htmlTable(CPU_HEAD, cpuRows(s.runs))}` : ''}
 ${plots}
 ${runPlots}
 <h2>Why each verdict</h2><ul>${reasons}</ul>
 ${s.gate_failures.length > 0 ? `<p><b>Gate: must-hold runs that did not hold:</b> ${esc(s.gate_failures.join('; '))}</p>` : ''}
 </body></html>
 `;
+}
+
+const CPU_INTRO =
+  "% of one core, baseline → fault, from /proc (each run's own report has every instance and the recovery): the machine's busy time, the lab's instances together, faultline's own processes (controller, runner and load generator), what is left, and the instance busiest under the fault. A late run whose baseline is busier than an early one's at the same rate shows here which part grew.";
+const CPU_HEAD = ['experiment', 'mitigations', 'machine busy', "the lab's instances", 'faultline', 'the rest', 'busiest under the fault'];
+
+/** One row per run that has a CPU account. */
+function cpuRows(runs: DemoRun[]): string[][] {
+  const two = (xs: (number | null)[]): string => xs.slice(0, 2).map((x) => (x === null ? '—' : `${x.toFixed(0)} %`)).join(' → ');
+  const sum = (rows: CpuAccount['rows'], i: number): number | null => (rows.some((r) => r.cpu_pct[i] !== null) ? rows.reduce((a, r) => a + (r.cpu_pct[i] ?? 0), 0) : null);
+  return runs
+    .filter((r) => r.cpu !== undefined)
+    .map((r) => {
+      const c = r.cpu!;
+      const top = c.rows[0];
+      return [r.key, r.variant, two(c.host_pct), two([sum(c.rows, 0), sum(c.rows, 1)]), two([sum(c.faultline, 0), sum(c.faultline, 1)]), two(c.other_pct), top ? `${top.instance} (${two(top.cpu_pct)})` : '—'];
+    });
 }
 
 /**

@@ -384,6 +384,7 @@ export class Engine implements OutcomeSink {
         event_loop_delay_ms: eld,
         generator_dropped: f.generatorDropped,
         cpu_pressure: pressure === null ? null : Math.round(pressure * 1000) / 1000,
+        process_cpu_s: processCpuS(),
         unmeasurable: why.length > 0 ? why.join('; ') : null,
       },
     };
@@ -396,4 +397,10 @@ export class Engine implements OutcomeSink {
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+/** This process's CPU seconds since it started (user + system, every thread), to 1 ms. */
+function processCpuS(): number {
+  const u = cpuUsage();
+  return Math.round((u.user + u.system) / 1000) / 1000;
 }

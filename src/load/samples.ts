@@ -88,6 +88,11 @@ export interface GeneratorSecond {
    * /proc/pressure/cpu `some` total delta); null where the kernel has no PSI.
    */
   cpu_pressure: number | null;
+  /**
+   * CPU seconds the generator's whole process (its runner, every thread) has used since it started: a counter
+   * (absent in samples from older files).
+   */
+  process_cpu_s?: number;
   /** Why this second cannot be trusted as a measurement (the generator's own lag or stalls distorted it), or null. */
   unmeasurable: string | null;
 }

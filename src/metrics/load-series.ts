@@ -8,11 +8,15 @@
  *                                                               faultline_load_latency_p99_ms{endpoint} (gauge)
  *                                                               faultline_load_unmeasurable (0/1), _cpu_pressure,
  *                                                               _dispatch_lag_p99_ms, _event_loop_delay_p99_ms (gauges)
+ *                                                               faultline_load_process_cpu_seconds_total
  */
 import type { EndpointStats, SecondSample } from '../load/samples.ts';
 import type { SeriesStore } from './store.ts';
 
 const COUNTERS = ['offered', 'sent', 'dropped', 'completed'] as const;
+
+/** The CPU seconds the generator's process has used (a counter): the runner's own share of the machine. */
+export const LOAD_PROCESS_CPU = 'faultline_load_process_cpu_seconds_total';
 
 /**
  * @example
@@ -39,6 +43,7 @@ export class LoadSeriesRecorder {
     this.store.add(t, 'faultline_load_dispatch_lag_p99_ms', {}, g.dispatch_lag_ms.p99);
     this.store.add(t, 'faultline_load_event_loop_delay_p99_ms', {}, g.event_loop_delay_ms.p99);
     if (g.cpu_pressure !== null) this.store.add(t, 'faultline_load_cpu_pressure', {}, g.cpu_pressure);
+    if (g.process_cpu_s !== undefined) this.store.add(t, LOAD_PROCESS_CPU, {}, g.process_cpu_s);
   }
 
   #endpoint(t: number, endpoint: string, s: EndpointStats): void {

@@ -28,6 +28,10 @@ function byteSeries(proxies: ProxyRegistry): { labels: Record<string, string>; p
   );
 }
 
+const PROCESS_PREFIX = 'faultline_proxy_process_';
+/** With `processMetrics`: this process's CPU seconds (prom-client's default metric under our prefix). */
+export const PROXY_PROCESS_CPU = `${PROCESS_PREFIX}process_cpu_seconds_total`;
+
 /** `processMetrics` adds heap, GC and event-loop metrics of this process (the CLI turns it on). */
 export function createProxyMetrics(proxies: ProxyRegistry, processMetrics = false): Registry {
   const registry = new Registry();
@@ -95,6 +99,6 @@ export function createProxyMetrics(proxies: ProxyRegistry, processMetrics = fals
       for (const p of proxies.list()) this.set({ proxy: p.name }, p.enabled ? 1 : 0);
     },
   });
-  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'faultline_proxy_process_' });
+  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: PROCESS_PREFIX });
   return registry;
 }

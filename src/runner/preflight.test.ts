@@ -68,8 +68,8 @@ hypothesis:
 windows: { warmup_s: 1, baseline_s: 5, fault_s: 5, recovery_s: 5 }
 load: { rate: 10, mix: ${join(SHOP, 'mix.yaml')}, seed: 1 }
 faults:
-  - { type: latncy, target: redis }
-  - { type: latency, target: redis, params: { delay_ms: -5 } }
+  - { type: latncy, target: redis, duration_s: 2 }
+  - { type: latency, target: redis, params: { delay_ms: -5 }, offset_s: 2 }
   - { type: kill, target: cache }
 integrity: { max_increase: { duplicate_charges: 0 } }
 mitigations: { preset: all }

@@ -20,6 +20,7 @@ import { computeVerdict, timeline, type Marks, type Tick, type Verdict } from '.
 import { REPORTS } from './reports/index.ts';
 import type { Experiment } from './schema.ts';
 import { withResolved } from './preflight.ts';
+import type { CpuAccount } from './cpu-account.ts';
 import type { StateChanges } from './state-changes.ts';
 
 /** The seed's fault_event, plus what the controller said about it. Times are unix seconds. */
@@ -49,8 +50,10 @@ export interface RunRecord {
   /** Where it ran: the state dir, the base port, the system (older run records have neither system field). */
   lab: { base_port: number | null; state_dir: string; system?: string; system_file?: string | null };
   timeline: Tick[];
-  /** When the system's state gauges changed (server_metrics.states); absent in older run records. */
+  /** When the system's state gauges changed (server_metrics.states) and, under a supervisor, each instance's process lifecycle; absent in older run records. */
   state_changes?: StateChanges;
+  /** Where the CPU went in each phase, when a supervisor ran the system; absent in older run records. */
+  cpu?: CpuAccount;
 }
 
 /**

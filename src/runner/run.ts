@@ -31,6 +31,7 @@ import { sumIncrease } from '../metrics/sli.ts';
 import { SeriesStore } from '../metrics/store.ts';
 import { runIntegrityChecks, type WritesOf } from './checks.ts';
 import { stateChanges } from './state-changes.ts';
+import { cpuAccount } from './cpu-account.ts';
 import { breaches, computeVerdict, integrityNotChecked, sliValue, stopJudge, timeline, type Integrity, type Marks, type Sources, type Verdict } from './evaluate.ts';
 import { breachEstablished, estimate } from './evidence.ts';
 import { liveStatus } from './live-status.ts';
@@ -157,6 +158,9 @@ export async function runExperiment(file: Experiment, target: RunTarget, opts: R
   const { marks, store, requests, injected } = st;
   const verdict = computeVerdict({ experiment: exp, store, requests, marks, faults: injected, stop: st.stop, integrity, invalid: st.invalid });
   const floors = [marks.baseline_start, marks.fault_start, marks.first_inject, marks.last_revert].filter((x): x is number => x !== undefined);
+  // The system's own states, and each instance's process lifecycle when a supervisor runs it.
+  const states = [...(target.view.serverMetrics?.states ?? []), ...(target.processes ? [target.processes.state] : [])];
+  const cpu = target.processes ? cpuAccount(store, target.processes, marks) : undefined;
   const record: RunRecord = {
     faultline_run: 1,
     experiment: exp,
@@ -170,7 +174,8 @@ export async function runExperiment(file: Experiment, target: RunTarget, opts: R
     load_summary: st.summary ?? null,
     lab: { base_port: target.where.base_port, state_dir: target.where.state_dir, system: target.view.system, system_file: target.where.system_file },
     timeline: timeline(st.src, exp, marks.start, end, floors),
-    ...(target.view.serverMetrics?.states?.length ? { state_changes: stateChanges(store, target.view.serverMetrics.states, marks.start, end, marks.first_inject ?? marks.fault_start, exp.scrape_interval_ms) } : {}),
+    ...(states.length > 0 ? { state_changes: stateChanges(store, states, marks.start, end, marks.first_inject ?? marks.fault_start, exp.scrape_interval_ms) } : {}),
+    ...(cpu ? { cpu } : {}),
   };
   writeRun(opts.outDir, record, verdict, store, controllerEvents(target.eventsFile, injected), requests);
   // The controller keeps the observed MTTR with each fault, so `POST /chaos/revert/{id}` answers with it.

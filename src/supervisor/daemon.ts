@@ -24,6 +24,7 @@ import { cleanupLeftovers, controllerRecord, readStatus, type LabStatusFile } fr
 import { kernelTargetFields, mountPgVolume, unmountPgVolume } from './fault-surfaces.ts';
 import { missingPrerequisites } from './launch.ts';
 import { ProcessManager } from './process-manager.ts';
+import { serviceMetrics } from './service-metrics.ts';
 import { ensureStateDir, labSecret, pidFile, removePidRecord, statePaths, writePidRecord, type StatePaths } from './state-dir.ts';
 import { processStartTicks } from '../core/process.ts';
 import { readJson, writeJson } from '../core/json-file.ts';
@@ -219,6 +220,8 @@ export async function startLab(options: UpOptions): Promise<RunningLab> {
     });
     proxies.mount(AGENT_HUB.handler());
     proxies.addMetrics(controller.metrics);
+    const managed = manager;
+    proxies.addMetrics(serviceMetrics(() => managed.statuses()));
     if (process.env.FAULTLINE_DEBUG_CRASH === '1') proxies.mount(debugCrashRoute(log));
     dashboard = attachDashboard({
       proxies,

@@ -12,7 +12,9 @@ import { readJson } from '../core/json-file.ts';
 import type { RunTarget } from '../runner/target.ts';
 import { loadSystem, type System } from '../system/system.ts';
 import { runView } from '../system/view.ts';
+import { PROXY_PROCESS_CPU } from '../proxy/metrics.ts';
 import { labStatus } from './control.ts';
+import { PROCESS_SERIES } from './service-metrics.ts';
 import { statePaths } from './state-dir.ts';
 import { labToken } from './token.ts';
 import { LAB_SYSTEM_FILE } from './topology.ts';
@@ -39,5 +41,6 @@ export function runTarget(stateDir: string): RunTarget {
     mixEnv: { ...process.env, FAULTLINE_LAB_TOKEN: labToken(stateDir, 6 * 3600, 'faultline-run') },
     where: { state_dir: paths.root, base_port: base, system_file: file },
     eventsFile: `${paths.root}/fault-events.jsonl`,
+    processes: { ...PROCESS_SERIES, controller: { series: PROXY_PROCESS_CPU, labels: { service: 'controller' }, pid: status.controller_pid ?? null } },
   };
 }

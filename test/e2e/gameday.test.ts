@@ -79,6 +79,21 @@ describe('CI game day', { skip, timeout: 420_000 }, () => {
         assert.ok(opened.length > 0 && opened.every((c) => c.t_s >= 0), `the payments breaker never opened under the outage: ${JSON.stringify(run.state_changes.changes)}`);
         assert.match(readFileSync(join(r.dir, 'report.md'), 'utf8'), /## State changes[\s\S]*breaker \(payments\) \| closed → open/);
       }
+      // The supervisor's view of each instance's processes: the killed replica leaves running after the inject and
+      // is running again by the end, and every phase accounts for the machine's CPU by process.
+      if (r.key === 'exp2-kill-orders-replica' && r.verdict.result !== 'invalid') {
+        const track = run.state_changes.changes.filter((c) => c.name === 'process' && c.of === 'orders-2');
+        assert.ok(track.some((c) => c.from === 'running' && c.t_s >= 0) && track.at(-1)?.to === 'running', `orders-2's process track under the kill: ${JSON.stringify(track)}`);
+      }
+      assert.ok(run.cpu !== undefined, `${r.key} ${r.variant}: no CPU account`);
+      const pg = run.cpu.rows.find((x) => x.instance === 'postgres-primary');
+      assert.ok(pg && pg.cpu_pct.every((x) => x !== null && x > 0), `${r.key} ${r.variant}: postgres-primary's CPU ${JSON.stringify(pg)}`);
+      assert.ok(run.cpu.faultline.some((x) => x.instance.startsWith('faultline runner')), `${r.key} ${r.variant}: the runner's own CPU`);
+      run.cpu.host_pct.forEach((host, i) => {
+        const parts = [...run.cpu!.rows, ...run.cpu!.faultline].reduce((sum, x) => sum + (x.cpu_pct[i] ?? 0), 0);
+        // Scrapes of the parts and of the machine are a few ms apart: the parts may exceed the machine by a little.
+        assert.ok(host !== null && parts <= host * 1.1 + 2, `${r.key} ${r.variant} ${run.cpu!.phases[i].name}: processes ${parts} % > machine ${host} %`);
+      });
     }
   });
 });

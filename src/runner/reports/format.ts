@@ -4,6 +4,7 @@
  * in index.ts.
  */
 import type { Verdict } from '../evaluate.ts';
+import type { CpuAccount } from '../cpu-account.ts';
 import type { RunRecord } from '../record.ts';
 
 export interface ReportFormat {
@@ -61,5 +62,28 @@ export function perFaultTable(v: Verdict): { title: string; head: string[]; rows
     title: `Per fault: ${v.load.amplification_of ?? 'the counter'} per offered request while each fault was on`,
     head: ['fault', 'type', 'params', 'on (s into the fault window)', 'offered', 'effective', 'effective/offered'],
     rows: segs.map((g) => [g.fault, g.type, JSON.stringify(g.params), `${g.from_s}–${g.to_s}`, String(g.offered), String(g.effective), g.ratio === null ? '—' : `×${g.ratio.toFixed(2)}`]),
+  };
+}
+
+/**
+ * Where the CPU went in each phase (record.cpu), as one table for every format: the machine, each instance's
+ * process group, and what no instance accounts for; peak resident memory beside. Null for runs without it.
+ * @example cpuTable(record.cpu)?.rows[0] // ['machine (busy, 2 CPUs)', '151.0 %', '163.2 %', '149.8 %', '']
+ */
+export function cpuTable(cpu: CpuAccount | undefined): { title: string; legend: string; head: string[]; rows: string[][] } | null {
+  if (cpu === undefined) return null;
+  const p = (x: number | null): string => (x === null ? '—' : `${x.toFixed(1)} %`);
+  const mib = (x: number | null): string => (x === null ? '—' : `${x.toFixed(0)} MiB`);
+  const names = cpu.phases.map((ph) => ph.name);
+  return {
+    title: 'Where the CPU went (% of one core)',
+    legend: `${cpu.source}; the rows below the machine's add up to it: the system's instances, faultline's own processes, and the rest`,
+    head: ['', ...names, ...names.map((n) => `peak RSS, ${n}`)],
+    rows: [
+      [`machine (busy${cpu.cpus === null ? '' : `, ${cpu.cpus} CPUs = ${cpu.cpus * 100} %`})`, ...cpu.host_pct.map(p), ...names.map(() => '')],
+      ...cpu.rows.map((r) => [r.instance, ...r.cpu_pct.map(p), ...r.peak_mib.map(mib)]),
+      ...(cpu.faultline ?? []).map((r) => [r.instance, ...r.cpu_pct.map(p), ...names.map(() => '')]),
+      ['the rest (the kernel\'s own work, other programs)', ...cpu.other_pct.map(p), ...names.map(() => '')],
+    ],
   };
 }

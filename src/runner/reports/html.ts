@@ -4,7 +4,7 @@
  * on, the steady-state and SLO thresholds, the fault window shaded and the recovery point marked.
  */
 import { markdown } from './markdown.ts';
-import { fmtS, fmtValue, perFaultTable, type ReportFormat } from './format.ts';
+import { fmtS, fmtValue, cpuTable, perFaultTable, type ReportFormat } from './format.ts';
 import type { Verdict } from '../evaluate.ts';
 import type { RunRecord } from '../record.ts';
 
@@ -110,6 +110,7 @@ ${perFaultHtml(v)}
 <p class="legend"><span style="color:#0969da">━ per interval (judged source)</span><span style="color:#8c959f">┈ other source (not judged)</span><span style="color:#8250df">┄ rolling ${record.experiment.hypothesis.window_s} s</span><span style="color:#cf222e">▮ fault window</span><span style="color:#1a7f37">┄ steady state</span></p>
 ${v.slis.map((s) => chart(record, v, s.name)).join('\n')}
 ${stateTable(record)}
+${cpuHtml(record)}
 <details><summary>Full report (markdown)</summary><pre>${esc(markdown.render(record, v))}</pre></details>
 </body></html>
 `;
@@ -118,9 +119,18 @@ ${stateTable(record)}
 /** The amplification counter per fault of a sweep (perFaultTable says when there is one). */
 function perFaultHtml(v: Verdict): string {
   const t = perFaultTable(v);
-  if (!t) return '';
+  return t ? `<h2>${esc(t.title)}</h2>${table(t)}` : '';
+}
+
+function table(t: { head: string[]; rows: string[][] }): string {
   const tr = (cells: string[], tag: 'th' | 'td'): string => `<tr>${cells.map((c) => `<${tag}>${esc(c)}</${tag}>`).join('')}</tr>`;
-  return `<h2>${esc(t.title)}</h2><table>${tr(t.head, 'th')}${t.rows.map((r) => tr(r, 'td')).join('')}</table>`;
+  return `<table>${tr(t.head, 'th')}${t.rows.map((r) => tr(r, 'td')).join('')}</table>`;
+}
+
+/** Where the CPU went in each phase (cpuTable says when a run has it). */
+function cpuHtml(record: RunRecord): string {
+  const t = cpuTable(record.cpu);
+  return t ? `<h2>${esc(t.title)}</h2><p class="legend">${esc(t.legend)}</p>${table(t)}` : '';
 }
 
 /** The state changes of the run (a breaker's openings and closings), when the system declares state gauges. */

@@ -1,5 +1,5 @@
 /** report.md: the verdict and its numbers for a review or a PR comment. */
-import { fmtDiff, fmtEstimate, fmtInterval, fmtS, fmtValue, perFaultTable, type ReportFormat } from './format.ts';
+import { fmtDiff, fmtEstimate, fmtInterval, fmtS, fmtValue, cpuTable, perFaultTable, type ReportFormat } from './format.ts';
 import type { Headline, Verdict } from '../evaluate.ts';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
@@ -39,7 +39,7 @@ export const markdown: ReportFormat = {
     }
     lines.push(`| data integrity | ${v.integrity.checked ? (v.integrity.ok ? 'ok' : 'BROKEN') : 'not checked'}: ${integrityText(v.integrity)} |`);
     const perFault = perFaultTable(v);
-    if (perFault) lines.push('', `### ${perFault.title}`, '', `| ${perFault.head.join(' | ')} |`, `|${perFault.head.map(() => '---').join('|')}|`, ...perFault.rows.map((r) => `| ${r.join(' | ')} |`));
+    if (perFault) lines.push('', `### ${perFault.title}`, '', ...table(perFault));
     lines.push('', '## SLIs', '', '| SLI | judged on | status | steady state | SLO under fault | baseline | fault | worst (rolling) | recovery |', '|---|---|---|---|---|---|---|---|---|');
     for (const s of v.slis) {
       const op = s.direction === 'max' ? '≤' : '≥';
@@ -101,11 +101,17 @@ export const markdown: ReportFormat = {
         for (const c of sc.changes) lines.push(`| ${c.t_s.toFixed(1)} | ${c.service} | ${c.name}${c.of ? ` (${c.of})` : ''} | ${c.from} → ${c.to} |`);
       }
     }
+    const cpu = cpuTable(record.cpu);
+    if (cpu) lines.push('', `## ${cpu.title}`, '', cpu.legend, '', ...table(cpu));
     lines.push('', `Mitigations: ${Object.keys(record.mitigations.requested).length ? JSON.stringify(record.mitigations.requested) : '{}'} — ${record.mitigations.applied}.`);
     if (record.notes.length > 0) lines.push('', '## Notes', '', ...record.notes.map((n) => `- ${n}`));
     return `${lines.join('\n')}\n`;
   },
 };
+
+function table(t: { head: string[]; rows: string[][] }): string[] {
+  return [`| ${t.head.join(' | ')} |`, `|${t.head.map(() => '---').join('|')}|`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)];
+}
 
 /** Each check with what it expected and found (older run records carry notes only). */
 function integrityText(i: Verdict['integrity']): string {

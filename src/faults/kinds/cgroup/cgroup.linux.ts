@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { FaultlineError } from '../../../core/errors.ts';
 import { processStartTicks, type PidRecord } from '../../../core/process.ts';
 import { readJson } from '../../../core/json-file.ts';
+import { familyOf, readProcStats } from '../../../core/proc-usage.ts';
 import type { Target } from '../../injector.ts';
 
 export type Controller = 'cpu' | 'memory';
@@ -87,21 +88,14 @@ export function targetProcess(target: Target): PidRecord {
   return record;
 }
 
-/** Every live pid in process group `pgid` (postgres forks a backend per connection: they all count). */
-export function groupMembers(pgid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the command (which may hold spaces and parentheses): state ppid pgrp …
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') pids.push(Number(entry));
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return pids;
+/**
+ * Every live process of the target: its process group and every descendant of its leader (postgres's backends
+ * call setsid, leaving the group, and each one runs queries: they all count).
+ */
+export function groupMembers(leader: number): number[] {
+  return familyOf(readProcStats(), leader)
+    .filter((s) => s.state !== 'Z')
+    .map((s) => s.pid);
 }
 
 export interface CgroupHandle {
@@ -146,7 +140,7 @@ export function applyCgroup(handle: CgroupHandle): void {
   }
   mkdirSync(handle.dir, { recursive: false, mode: 0o755 });
   for (const [file, value] of Object.entries(handle.files)) write(join(handle.dir, file), value);
-  const members = handle.pgid > 0 ? groupMembers(handle.pgid) : [handle.pid];
+  const members = groupMembers(handle.pid);
   for (const pid of members.includes(handle.pid) ? members : [handle.pid, ...members]) {
     try {
       write(join(handle.dir, 'cgroup.procs'), String(pid));
