@@ -1,7 +1,9 @@
 /**
  * memory_limit: caps the target's process group at mb MiB of memory (v1 memory.limit_in_bytes, v2 memory.max):
  * the kernel reclaims, then OOM-kills inside the group when it cannot. Memory already charged elsewhere before
- * the move stays charged there (v1 does not migrate charges by default), so the cap bites on new allocations.
+ * the move stays charged there (v1 does not migrate charges: memory.move_charge_at_immigrate is deprecated, and
+ * kernel 6.18 refuses any non-zero value with EINVAL), so the cap bites on new allocations: pair it with a leak
+ * (the agent's heap_growth, `concurrent: true`) to squeeze a warm process.
  */
 import { z } from 'zod';
 import { defineInjector } from '../../injector.ts';
