@@ -3,7 +3,7 @@
  *
  *   POST   /chaos/inject {type, target, params, duration_s?, concurrent?} → 201 {id, t_start, …}
  *   POST   /chaos/validate {faults: [InjectRequest…]}                      → 200 {ok, faults: [{issues}]} (a dry run: nothing applied)
- *   POST   /chaos/revert/{id}                                            → 200 {id, t_stop, mttr_s, verified}
+ *   POST   /chaos/revert/{id}                                            → 200 {id, t_stop, mttr_s, verified, observed?}
  *   POST   /chaos/faults/{id}/mttr {mttr_s, source}                      → 200 (the runner's observed MTTR)
  *   DELETE /chaos/faults                                                  → 200 {reverted, still_active, not_applied} (halt, ≤ 400 ms)
  *   GET    /chaos/faults                                                  → 200 {faults}
@@ -77,7 +77,8 @@ export function createChaosApi(controller: Controller, options: ChaosApiOptions)
       } else if (path.startsWith('/chaos/revert/') && method === 'POST') {
         const record = await controller.revert(decodeURIComponent(path.slice('/chaos/revert/'.length)));
         // mttr_s: what the runner observed once users' SLIs settled (null while it is not yet known).
-        send(res, 200, { id: record.id, t_stop: record.t_stop, mttr_s: record.mttr_s ?? null, verified: record.verified ?? false });
+        // observed: what the fault did while on (e.g. OOM kills in a memory cap), when its injector counts that.
+        send(res, 200, { id: record.id, t_stop: record.t_stop, mttr_s: record.mttr_s ?? null, verified: record.verified ?? false, ...(record.observed ? { observed: record.observed } : {}) });
       } else if (/^\/chaos\/faults\/[^/]+\/mttr$/.test(path) && method === 'POST') {
         const id = decodeURIComponent(path.split('/')[3]);
         const body = (await readJson(req)) as { mttr_s?: unknown; source?: unknown };

@@ -22,7 +22,7 @@ export class ChaosClient {
     return this.#call('POST', '/chaos/inject', body);
   }
 
-  revert(id: string): Promise<{ id: string; t_stop: number; mttr_s: number | null; verified: boolean }> {
+  revert(id: string): Promise<{ id: string; t_stop: number; mttr_s: number | null; verified: boolean; observed?: Record<string, number> }> {
     return this.#call('POST', `/chaos/revert/${encodeURIComponent(id)}`);
   }
 

@@ -226,6 +226,8 @@ export class Controller {
     if (record.phase === 'reverted' || record.phase === 'failed') return record;
     this.#clearTimer(id);
     const injector = this.#injector(record.type);
+    // Read before the revert removes what holds the figures (a cgroup's counters); never a reason not to revert.
+    const observed = await injector.observe?.(record.handle).catch(() => undefined);
     try {
       await injector.revert(record.handle);
       if (await injector.verify(record.handle)) throw new Error('a probe still sees the fault in effect after the revert');
@@ -237,7 +239,7 @@ export class Controller {
       this.#scheduleRetry(record.id);
       throw new FaultlineError('REVERT_FAILED', `revert of ${record.type} on ${record.target} failed: ${message}; it stays active and is retried`);
     }
-    const reverted: FaultRecord = { ...record, phase: 'reverted', t_stop: Date.now() / 1000, verified: true, error: undefined, reverted_by: this.#actor };
+    const reverted: FaultRecord = { ...record, phase: 'reverted', t_stop: Date.now() / 1000, verified: true, error: undefined, reverted_by: this.#actor, ...(observed ? { observed } : {}) };
     this.#save(reverted);
     this.#emit('stop', reverted);
     return reverted;

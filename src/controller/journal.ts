@@ -32,6 +32,8 @@ export interface FaultRecord {
   verified?: boolean;
   /** Who reverted it: the controller (revert, TTL, halt, reconcile) or the watchdog after the controller died. */
   reverted_by?: 'controller' | 'watchdog';
+  /** What the fault did while it was on (the injector's observe, read just before the revert). */
+  observed?: Record<string, number>;
   /** Seconds from its revert until users' SLIs were back in steady state, as the runner observed it. */
   mttr_s?: number | null;
   /** Where that figure comes from (e.g. "users' SLIs of <run>, precision ±0.01 s"). */

@@ -68,6 +68,11 @@ export interface Injector<P = Record<string, unknown>, H = unknown> {
   revert(handle: H): Promise<void>;
   /** Probes the real system: true while the fault is in effect, false once it is gone. */
   verify(handle: H): Promise<boolean>;
+  /**
+   * Optional: what the fault did while it was on, read from the system just before the revert (counts the kernel
+   * kept, e.g. OOM kills inside a memory cap, periods a CPU quota throttled). Kept with the fault's record.
+   */
+  observe?(handle: H): Promise<Record<string, number>>;
 }
 
 /** Identity helper that keeps an injector's params and handle types tied together. */

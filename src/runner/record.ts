@@ -34,6 +34,8 @@ export interface FaultEventRecord {
   t_start: number;
   t_stop?: number;
   t_planned_stop: number;
+  /** What the fault did while it was on, as the controller read it at the revert (e.g. {"oom_kills": 1}). */
+  observed?: Record<string, number>;
 }
 
 export interface RunRecord {

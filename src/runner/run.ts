@@ -343,6 +343,7 @@ async function faultPhase(st: RunState): Promise<void> {
       if (p.rec && p.rec.t_stop === undefined && now >= p.end) {
         const r = await target.chaos.revert(p.rec.id);
         p.rec.t_stop = r.t_stop;
+        if (r.observed) p.rec.observed = r.observed;
       }
     }
     watch();
@@ -379,6 +380,7 @@ async function revertAll(st: RunState): Promise<void> {
     try {
       const r = await st.target.chaos.revert(f.id);
       f.t_stop = r.t_stop;
+      if (r.observed) f.observed = r.observed;
     } catch (err) {
       st.notes.push(`revert of ${f.id} failed: ${(err as Error).message}`);
     }

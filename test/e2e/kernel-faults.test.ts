@@ -38,6 +38,7 @@ import { freeBasePort } from '../helpers/lab.ts';
 import { SLACK_MS } from '../helpers/net.ts';
 import { burners, CLOCK_TARGET, faultsInEffect, fillFiles as fillFilesIn, hasLabTable, labCgroups, labTable, oneFaultPerFamily } from '../helpers/in-effect.ts';
 import { kernelScope } from '../../src/core/scope.ts';
+import { familyOf, readProcStats } from '../../src/core/proc-usage.ts';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/faultline', import.meta.url).pathname;
@@ -253,7 +254,9 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     assert.ok(Number(throttled) > 0, 'the cgroup never throttled');
     // Twice the quota, for CFS's per-period slack and accounting granularity; unthrottled, this burst takes a core.
     assert.ok(share <= 0.1, `the process used ${(share * 100).toFixed(1)} % of a CPU under a 5 % quota`);
-    await chaos.revert(fault.id);
+    // The revert keeps what the cgroup counted: at least the throttled periods seen above.
+    const reverted = await chaos.revert(fault.id);
+    assert.ok((reverted.observed?.throttled_periods ?? 0) >= Number(throttled) && (reverted.observed?.periods ?? 0) > 0, `observed: ${JSON.stringify(reverted.observed)}`);
     assert.equal(cgroupLine(pid, 'cpu'), before);
     assert.equal(existsSync(dir), false);
   });
@@ -273,6 +276,43 @@ describe('kernel-level faults on the lab', { skip, timeout: 300_000 }, () => {
     await chaos.revert(fault.id);
     assert.equal(cgroupLine(pid, 'memory'), before);
     assert.equal(existsSync(dir), false);
+  });
+
+  test('cgroup faults take every process of a target: postgres\'s backends (they call setsid) move in with the postmaster, and back', { skip: cgroupSkip }, async () => {
+    const leader = pidOf('postgres-primary');
+    const family = familyOf(readProcStats(), leader).filter((s) => s.state !== 'Z').map((s) => s.pid);
+    assert.ok(family.length >= 4 && family.some((p) => readProcStats().find((s) => s.pid === p)!.pgrp !== leader), `postgres's processes: ${family.join(', ')}`);
+    const before = new Map(family.map((p) => [p, cgroupLine(p, 'memory')]));
+    const fault = await chaos.inject({ type: 'memory_limit', target: 'postgres-primary', params: { mb: 4096 }, duration_s: 60 });
+    const inside = family.filter((p) => existsSync(`/proc/${p}`)).map((p) => cgroupLine(p, 'memory'));
+    assert.ok(inside.length > 0 && inside.every((l) => l.endsWith(`-${fault.id}`)), `postgres's processes in: ${inside.join(', ')}`);
+    await chaos.revert(fault.id);
+    for (const [p, where] of before) if (existsSync(`/proc/${p}`)) assert.equal(cgroupLine(p, 'memory'), where, `pid ${p} went back`);
+  });
+
+  test('cgroup memory_limit with a leak inside it (heap_growth, stacked on purpose): the kernel OOM-kills the replica, the supervisor restarts it, the revert counts the kill', { skip: cgroupSkip }, async () => {
+    const victim = pidOf('orders-2');
+    const cap = await chaos.inject({ type: 'memory_limit', target: 'orders-2', params: { mb: 32 }, duration_s: 60 });
+    const leak = await chaos.inject({ type: 'heap_growth', target: 'orders-2', params: { mb_per_s: 16, max_mb: 512 }, duration_s: 60, concurrent: true });
+    const t0 = Date.now();
+    // A fresh replica answers health checks again: the supervisor replaced the killed process.
+    let now = victim;
+    while (Date.now() - t0 < 30_000) {
+      const record = readPidRecords(statePaths(stateDir)).find((r) => r.name === 'orders-2');
+      if (record && record.pid !== victim && isRecordAlive(record)) {
+        const res = await freshGet(`http://127.0.0.1:${port('orders-2', 'port')}/readyz`, 1_000);
+        if ('status' in res && res.status === 200) {
+          now = record.pid;
+          break;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    say(`memory_limit 32 MiB + heap_growth 16 MiB/s: orders-2 pid ${victim} → ${now} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    assert.notEqual(now, victim, 'orders-2 was never killed and replaced within 30 s');
+    await chaos.revert(leak.id);
+    const reverted = await chaos.revert(cap.id);
+    assert.ok((reverted.observed?.oom_kills ?? 0) >= 1, `the cap's own count of OOM kills: ${JSON.stringify(reverted.observed)}`);
   });
 
   test('cgroup cpu_burner: a noisy neighbour burns about pct % of a CPU until reverted', async () => {

@@ -5,7 +5,7 @@
  */
 import type { Verdict } from '../evaluate.ts';
 import type { CpuAccount } from '../cpu-account.ts';
-import type { RunRecord } from '../record.ts';
+import type { FaultEventRecord, RunRecord } from '../record.ts';
 
 export interface ReportFormat {
   /** Unique, e.g. "html". */
@@ -63,6 +63,16 @@ export function perFaultTable(v: Verdict): { title: string; head: string[]; rows
     head: ['fault', 'type', 'params', 'on (s into the fault window)', 'offered', 'effective', 'effective/offered'],
     rows: segs.map((g) => [g.fault, g.type, JSON.stringify(g.params), `${g.from_s}–${g.to_s}`, String(g.offered), String(g.effective), g.ratio === null ? '—' : `×${g.ratio.toFixed(2)}`]),
   };
+}
+
+/**
+ * One injected fault as a line: what, where, how, when, and what it did while it was on.
+ * @example faultLine(f) // 'memory_limit on orders-2 {"mb":48} via cgroup memory limit: 2026-…Z → 2026-…Z; observed: oom_kills 1, peak_mib 48'
+ */
+export function faultLine(f: FaultEventRecord): string {
+  const when = `${new Date(f.t_start * 1000).toISOString()} → ${f.t_stop ? new Date(f.t_stop * 1000).toISOString() : 'not reverted!'}`;
+  const observed = f.observed && Object.keys(f.observed).length > 0 ? `; observed: ${Object.entries(f.observed).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+  return `${f.fault_type} on ${f.target} ${JSON.stringify(f.params)} via ${f.mechanism}: ${when}${observed}`;
 }
 
 /**

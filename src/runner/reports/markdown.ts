@@ -1,5 +1,5 @@
 /** report.md: the verdict and its numbers for a review or a PR comment. */
-import { fmtDiff, fmtEstimate, fmtInterval, fmtS, fmtValue, cpuTable, perFaultTable, type ReportFormat } from './format.ts';
+import { fmtDiff, fmtEstimate, fmtInterval, fmtS, faultLine, fmtValue, cpuTable, perFaultTable, type ReportFormat } from './format.ts';
 import type { Headline, Verdict } from '../evaluate.ts';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
@@ -89,7 +89,7 @@ export const markdown: ReportFormat = {
     }
     lines.push('', '## Faults', '');
     for (const f of record.fault_events) {
-      lines.push(`- ${f.fault_type} on ${f.target} ${JSON.stringify(f.params)} via ${f.mechanism}: ${new Date(f.t_start * 1000).toISOString()} → ${f.t_stop ? new Date(f.t_stop * 1000).toISOString() : 'not reverted!'}`);
+      lines.push(`- ${faultLine(f)}`);
     }
     if (record.fault_events.length === 0) lines.push('- none injected');
     const sc = record.state_changes;

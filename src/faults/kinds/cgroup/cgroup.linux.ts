@@ -185,6 +185,30 @@ export function readProcs(dir: string): number[] {
   }
 }
 
+/** A cgroup file of `key value` lines (cpu.stat, memory.events, v1 memory.oom_control) as numbers; {} when unreadable. */
+export function readKeyed(dir: string, file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      const [key, value] = line.trim().split(/\s+/);
+      if (key && value !== undefined && Number.isFinite(Number(value))) out[key] = Number(value);
+    }
+  } catch {
+    /* gone or not on this kernel */
+  }
+  return out;
+}
+
+/** One number from a cgroup file holding just that (memory.max_usage_in_bytes, memory.peak); undefined when unreadable. */
+export function readNumber(dir: string, file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(join(dir, file), 'utf8').trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The probe: the cgroup exists with the limit apply wrote (true = the fault is in effect). */
 export function cgroupInEffect(handle: CgroupHandle): boolean {
   if (!existsSync(handle.dir)) return false;

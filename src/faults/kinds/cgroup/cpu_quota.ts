@@ -5,7 +5,7 @@
 import { cpus } from 'node:os';
 import { z } from 'zod';
 import { defineInjector } from '../../injector.ts';
-import { applyCgroup, cgroupInEffect, planCgroup, revertCgroup, staticReason, type CgroupHandle } from './cgroup.linux.ts';
+import { applyCgroup, cgroupInEffect, planCgroup, readKeyed, revertCgroup, staticReason, type CgroupHandle } from './cgroup.linux.ts';
 
 const PERIOD_US = 100_000;
 
@@ -25,4 +25,14 @@ export const cpuQuota = defineInjector<{ pct: number }, CgroupHandle>({
   apply: async (handle) => applyCgroup(handle),
   revert: revertCgroup,
   verify: async (handle) => cgroupInEffect(handle),
+  // How often the quota bit: CFS periods run, periods throttled, and the time the group waited for its quota.
+  observe: async (h) => {
+    const s = readKeyed(h.dir, 'cpu.stat');
+    const waited = h.version === 1 ? (s.throttled_time ?? NaN) / 1e9 : (s.throttled_usec ?? NaN) / 1e6;
+    return {
+      ...(s.nr_periods !== undefined ? { periods: s.nr_periods } : {}),
+      ...(s.nr_throttled !== undefined ? { throttled_periods: s.nr_throttled } : {}),
+      ...(Number.isFinite(waited) ? { throttled_s: Math.round(waited * 100) / 100 } : {}),
+    };
+  },
 });

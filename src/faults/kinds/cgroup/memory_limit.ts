@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { defineInjector } from '../../injector.ts';
-import { applyCgroup, cgroupInEffect, planCgroup, revertCgroup, staticReason, type CgroupHandle } from './cgroup.linux.ts';
+import { applyCgroup, cgroupInEffect, planCgroup, readKeyed, readNumber, revertCgroup, staticReason, type CgroupHandle } from './cgroup.linux.ts';
 
 export const memoryLimit = defineInjector<{ mb: number }, CgroupHandle>({
   type: 'memory_limit',
@@ -25,4 +25,10 @@ export const memoryLimit = defineInjector<{ mb: number }, CgroupHandle>({
   apply: async (handle) => applyCgroup(handle),
   revert: revertCgroup,
   verify: async (handle) => cgroupInEffect(handle),
+  // The kernel's count of OOM kills inside the cap, and the most the group held under it.
+  observe: async (h) => {
+    const events = h.version === 1 ? readKeyed(h.dir, 'memory.oom_control') : readKeyed(h.dir, 'memory.events');
+    const peak = readNumber(h.dir, h.version === 1 ? 'memory.max_usage_in_bytes' : 'memory.peak');
+    return { ...(events.oom_kill !== undefined ? { oom_kills: events.oom_kill } : {}), ...(peak !== undefined ? { peak_mib: Math.round((peak / 2 ** 20) * 10) / 10 } : {}) };
+  },
 });
