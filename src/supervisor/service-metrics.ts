@@ -34,6 +34,7 @@ export const PROCESS_SERIES: ProcessSeries = {
 export function serviceMetrics(statuses: () => ServiceStatus[]): Registry {
   const registry = new Registry();
   const labelNames = ['instance'];
+  const highest = new Map<string, { pid: number; cpu_s: number }>();
   // One /proc scan serves every metric of one scrape.
   let cached: { at: number; rows: [ServiceStatus, FamilyUsage | undefined][] } | undefined;
   const forEach = (fn: (s: ServiceStatus, u: FamilyUsage | undefined) => void): void => {
@@ -71,7 +72,15 @@ export function serviceMetrics(statuses: () => ServiceStatus[]): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      forEach((s, u) => u && this.inc({ instance: s.name }, u.cpu_s));
+      forEach((s, u) => {
+        if (!u || s.pid === null) return;
+        // A counter never goes down while its process lives: a member that exited but is not reaped yet drops out
+        // of the sum for a moment, and a drop would read as a restart (everything counted again). Hold the highest.
+        const seen = highest.get(s.name);
+        const value = seen && seen.pid === s.pid ? Math.max(seen.cpu_s, u.cpu_s) : u.cpu_s;
+        highest.set(s.name, { pid: s.pid, cpu_s: value });
+        this.inc({ instance: s.name }, value);
+      });
     },
   });
   new Gauge({
