@@ -51,6 +51,6 @@ test('a stat line whose command holds spaces and parentheses parses by the field
   // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime … rss
   const line = '77 (a (b) c) S 1 77 77 0 -1 4194560 10 0 0 0 250 50 30 20 20 0 1 0 123 1000 64';
   const s = parseProcStat(77, line)!;
-  assert.deepEqual({ state: s.state, ppid: s.ppid, pgrp: s.pgrp, cpu_s: s.cpu_s, children_cpu_s: s.children_cpu_s }, { state: 'S', ppid: 1, pgrp: 77, cpu_s: 3, children_cpu_s: 0.5 });
+  assert.deepEqual({ state: s.state, ppid: s.ppid, pgrp: s.pgrp, cpu_s: s.cpu_s, children_cpu_s: s.children_cpu_s, start_ticks: s.start_ticks }, { state: 'S', ppid: 1, pgrp: 77, cpu_s: 3, children_cpu_s: 0.5, start_ticks: 123 });
   assert.ok(s.rss_bytes >= 64 * 4096);
 });

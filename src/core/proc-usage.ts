@@ -25,6 +25,8 @@ export interface ProcStat {
   /** CPU seconds of the children it has reaped (a postgres postmaster's finished backends). */
   children_cpu_s: number;
   rss_bytes: number;
+  /** When it started, in clock ticks since boot (field 22): with the pid, what tells it from a later namesake. */
+  start_ticks: number;
 }
 
 let pageBytes: number | undefined;
@@ -55,6 +57,7 @@ export function parseProcStat(pid: number, line: string): ProcStat | null {
     cpu_s: (n(11) + n(12)) / USER_HZ,
     children_cpu_s: (n(13) + n(14)) / USER_HZ,
     rss_bytes: n(21) * pageSize(),
+    start_ticks: n(19),
   };
 }
 

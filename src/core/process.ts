@@ -4,6 +4,7 @@
  * time still matches, and a process group counts as alive only while a non-zombie member is in it.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { parseProcStat } from './proc-usage.ts';
 
 /** What a pid file records: enough to tell our process from an unrelated one that reused the pid. */
 export interface PidRecord {
@@ -28,12 +29,8 @@ export function holdFileFor(pidFile: string): string {
 /** Start time of a live pid from /proc, or null when it is gone (or /proc is unavailable). */
 export function processStartTicks(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses; fields after the last ')' are fixed.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = rest[0];
-    if (state === 'Z' || state === 'X') return null;
-    return Number(rest[19]);
+    const s = parseProcStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return s === null || s.state === 'Z' || s.state === 'X' ? null : s.start_ticks;
   } catch {
     return null;
   }
